@@ -140,3 +140,9 @@ class ConnectionFailed(MinecsError):
 
     code = "ConnectionError"
     http_status = 503
+
+
+class SerializationException(ClientError):
+    """The request body is not a JSON object."""
+
+    code = "SerializationException"

@@ -1,0 +1,32 @@
+# minecs developer targets. Every target that needs Docker, the venv or the
+# images runs scripts/setup.sh first (idempotent, quick when already set up).
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: all setup test demo bench images clean
+
+all: test
+
+setup:
+	bash scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m orchestrator.demo
+
+bench: setup
+	$(PY) -m bench
+
+# Rebuild every image under images/ even if its context hash is unchanged.
+images:
+	bash scripts/build-images.sh --force
+
+# Remove containers and networks minecs created (ECS-labelled or minecs.managed=1).
+clean:
+	@ids="$$( { docker ps -aq --filter label=com.amazonaws.ecs.cluster; \
+	           docker ps -aq --filter label=minecs.managed=1; } | sort -u)"; \
+	if [ -n "$$ids" ]; then echo "removing containers: $$(echo $$ids)"; docker rm -f $$ids >/dev/null; fi
+	@nets="$$(docker network ls -q --filter label=minecs.managed=1)"; \
+	if [ -n "$$nets" ]; then echo "removing networks: $$(echo $$nets)"; docker network rm $$nets >/dev/null; fi

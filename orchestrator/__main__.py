@@ -1,0 +1,5 @@
+"""``python -m orchestrator`` is the ``minecs`` command."""
+
+from orchestrator.cli.main import main
+
+main()

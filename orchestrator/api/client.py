@@ -1,0 +1,89 @@
+"""A small typed client for the control plane's wire protocol, used by the CLI and the agents.
+
+It sends what botocore sends (AWS JSON 1.1, ``X-Amz-Target``, an Authorization header carrying the
+region in its credential scope — unsigned, as minecs does not check signatures) and turns error
+bodies back into ``MinecsError``s with the same code and message.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import socket
+import threading
+import urllib.parse
+from typing import Any
+
+from orchestrator import naming
+from orchestrator.errors import ClientError, ConnectionFailed, MinecsError, ServerException
+
+ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
+MINECS_PREFIX = "Minecs."
+
+
+class ApiClient:
+    def __init__(self, endpoint: str, region: str = naming.DEFAULT_REGION, timeout: float = 60.0) -> None:
+        u = urllib.parse.urlsplit(endpoint)
+        if u.scheme != "http" or not u.hostname:
+            raise ConnectionFailed(f"invalid endpoint URL '{endpoint}' (expected http://HOST:PORT)")
+        self.endpoint = endpoint
+        self.region = region
+        self.timeout = timeout
+        self._host, self._port = u.hostname, u.port or 80
+        self._local = threading.local()
+
+    def _conn(self, timeout: float) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            self._local.conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def call(self, operation: str, params: dict[str, Any] | None = None, *, minecs: bool = False,
+             timeout: float | None = None) -> dict[str, Any]:
+        """Run one operation; returns the response body. Raises MinecsError (never http errors)."""
+        body = json.dumps(params or {}).encode()
+        day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d")
+        headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": (MINECS_PREFIX if minecs else ECS_PREFIX) + operation,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=minecs/{day}/{self.region}/ecs/aws4_request, "
+                             "SignedHeaders=host;x-amz-target, Signature=unsigned",
+        }
+        for attempt in (1, 2):
+            try:
+                conn = self._conn(timeout or self.timeout)
+                conn.request("POST", "/", body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                status = resp.status
+                break
+            except (ConnectionError, http.client.HTTPException, socket.timeout, OSError) as e:
+                self._drop()
+                # a kept-alive connection the server closed: retry once on a fresh one
+                if attempt == 2 or isinstance(e, (ConnectionRefusedError, socket.timeout)):
+                    raise ConnectionFailed(f"cannot reach the control plane at {self.endpoint}: {e}") from None
+        try:
+            payload = json.loads(data or b"{}")
+        except ValueError:
+            raise ServerException(f"unreadable response from {self.endpoint} (HTTP {status})") from None
+        if status == 200:
+            return payload
+        code = str(payload.get("__type", "ServerException")).split("#")[-1].split(":")[0]
+        message = payload.get("message") or payload.get("Message") or f"HTTP {status}"
+        err: MinecsError = ClientError(message, code=code) if status < 500 else ServerException(message)
+        err.code = code
+        raise err
+
+    def close(self) -> None:
+        self._drop()

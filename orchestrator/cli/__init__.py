@@ -1,0 +1,1 @@
+"""The ``minecs`` command line: click commands mirroring ``aws ecs``, rendered with rich."""

@@ -1,0 +1,1 @@
+"""One module per resource; each command reads options, calls the API client, renders the answer."""

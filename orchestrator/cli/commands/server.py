@@ -1,0 +1,85 @@
+"""``minecs server run|start|stop|status|endpoint``: manage the control plane of MINECS_HOME."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from orchestrator.cli.main import App
+from orchestrator.errors import ConnectionFailed
+from orchestrator.home import probe, running_endpoint, start_background, stop
+
+
+@click.group(epilog="""\b
+Examples:
+  minecs server start            # background, on a free port
+  minecs server status --output json
+  MINECS_HOME=/tmp/x minecs server run --port 4566   # foreground
+  minecs server stop
+""")
+def server() -> None:
+    """Run and manage the control plane (one per MINECS_HOME)."""
+
+
+@server.command("run", epilog="Example: minecs server run --port 0")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.pass_obj
+def run(app: App, port: int, log_level: str) -> None:
+    """Run the control plane in the foreground until SIGTERM/Ctrl-C."""
+    from orchestrator.controlplane import serve
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(app.home, port=port)
+
+
+@server.command("start", epilog="Example: minecs server start --port 4566")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1; 0 picks a free one.")
+@click.pass_obj
+def start(app: App, port: int) -> None:
+    """Start the control plane in the background (no-op if it is running); prints its endpoint."""
+    ep = running_endpoint(app.home)
+    if ep is None:
+        ep = start_background(app.home, port=port)
+        app.out.note(f"minecs: started a control plane for {app.home.path} at {ep}")
+    click.echo(ep)
+
+
+@server.command("stop", epilog="Example: minecs server stop")
+@click.pass_obj
+def stop_cmd(app: App) -> None:
+    """Stop the background control plane (SIGTERM; containers keep running and are adopted later)."""
+    if stop(app.home):
+        app.out.note(f"minecs: stopped the control plane for {app.home.path}")
+    else:
+        app.out.note(f"minecs: no control plane was running for {app.home.path}")
+
+
+@server.command("status", epilog="Example: minecs server status --output json")
+@click.pass_obj
+def status(app: App) -> None:
+    """Show whether a control plane answers for MINECS_HOME; exit 1 if none does."""
+    ep = running_endpoint(app.home)
+    info = probe(ep) if ep else None
+    data = {"home": str(app.home.path), "running": bool(info), "endpoint": ep,
+            "pid": info.get("pid") if info else None, "version": info.get("version") if info else None,
+            "schemaVersion": info.get("schemaVersion") if info else None}
+    app.out.emit(data, lambda o, d: o.kv("control plane", list(d.items())))
+    if not info:
+        raise SystemExit(1)
+
+
+@server.command("endpoint", epilog="Example: aws --endpoint-url $(minecs server endpoint) ecs list-clusters")
+@click.pass_obj
+def endpoint(app: App) -> None:
+    """Print the endpoint URL of the running control plane (exit 1 if none)."""
+    ep = running_endpoint(app.home)
+    if ep is None:
+        raise ConnectionFailed(f"no control plane is running for {app.home.path} (try: minecs server start)")
+    click.echo(ep)
+
+
+COMMANDS = [server]

@@ -1,0 +1,80 @@
+"""Reading user input the way the AWS CLI does: ``file://`` references, ``--cli-input-json``, JSON or
+YAML documents, and the ``key=value,key=value`` shorthand. Parse errors become one-line
+``ClientException``s naming the option."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import ClientException
+
+
+def _read(ref: str, option: str) -> tuple[str, str]:
+    """(text, suffix) for a ``file://PATH`` reference, a plain path, or literal text."""
+    path = ref[len("file://"):] if ref.startswith("file://") else None
+    if path is None and not ref.lstrip().startswith(("{", "[")) and Path(ref).suffix in (".json", ".yaml", ".yml"):
+        path = ref
+    if path is None:
+        return ref, ""
+    p = Path(path).expanduser()
+    try:
+        return p.read_text(), p.suffix.lower()
+    except OSError as e:
+        raise ClientException(f"Error parsing parameter '{option}': Unable to load paramfile {path}: "
+                              f"{e.strerror or e}") from None
+
+
+def load_document(ref: str, option: str, *, fmt: str = "auto") -> Any:
+    """A JSON (or YAML) document from ``ref``: ``file://PATH``, ``PATH.json|.yaml`` or inline text.
+
+    ``fmt`` "auto" reads YAML for .yaml/.yml files and JSON otherwise; "yaml" always reads YAML.
+    """
+    text, suffix = _read(ref, option)
+    try:
+        if fmt == "yaml" or (fmt == "auto" and suffix in (".yaml", ".yml")):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ClientException(f"Error parsing parameter '{option}': Invalid JSON: {e.msg} "
+                              f"(line {e.lineno} column {e.colno})") from None
+    except yaml.YAMLError as e:
+        raise ClientException(f"Error parsing parameter '{option}': Invalid YAML: "
+                              f"{str(e).splitlines()[0]}") from None
+
+
+def load_object(ref: str, option: str, *, fmt: str = "auto") -> dict[str, Any]:
+    doc = load_document(ref, option, fmt=fmt)
+    if not isinstance(doc, dict):
+        raise ClientException(f"Error parsing parameter '{option}': expected a JSON object.")
+    return doc
+
+
+def parse_shorthand(text: str) -> dict[str, str]:
+    """``key=a,value=b`` → {"key": "a", "value": "b"} (the AWS CLI's flat shorthand)."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if not part:
+            continue
+        k, sep, v = part.partition("=")
+        if not sep:
+            raise ClientException(f"Error parsing parameter: expected key=value, got '{part}'.")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def parse_tags(values: tuple[str, ...]) -> list[dict[str, str]]:
+    """``--tags key=a,value=b key=c,value=d`` or a JSON list."""
+    tags: list[dict[str, str]] = []
+    for v in values:
+        if v.lstrip().startswith("[") or v.startswith("file://"):
+            doc = load_document(v, "--tags")
+            if not isinstance(doc, list):
+                raise ClientException("Error parsing parameter '--tags': expected a list.")
+            tags.extend(doc)
+        else:
+            tags.append(parse_shorthand(v))
+    return tags

@@ -1,0 +1,132 @@
+"""The ``minecs`` root command: global options, the ``App`` placed in ``ctx.obj``, and ``main()`` — the
+one place where errors become a one-line message and an exit code.
+
+Exit codes: 0 success; 2 a client error (bad input, unknown resource: ECS 4xx) or a usage error;
+1 a server or connection error (ECS 5xx, no control plane reachable); 3 a ``--wait`` that ended in
+failure (the operation itself was accepted).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator import naming
+from orchestrator.api.client import ApiClient
+from orchestrator.cli.output import Output
+from orchestrator.errors import MinecsError
+from orchestrator.home import Home, default_home, running_endpoint, start_background
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    SERVER_ERROR = 1
+    CLIENT_ERROR = 2
+    WAIT_FAILED = 3
+
+
+class App:
+    """What every command gets in ``ctx.obj``: output, the home, and a lazily connected client."""
+
+    def __init__(self, *, endpoint: str | None, region: str, output: str | None, home: Path) -> None:
+        self.endpoint_option = endpoint
+        self.region = region
+        self.out = Output(output)
+        self.home = Home(home)
+        self._client: ApiClient | None = None
+
+    @property
+    def client(self) -> ApiClient:
+        if self._client is None:
+            endpoint = self.endpoint_option or running_endpoint(self.home)
+            if endpoint is None:
+                endpoint = start_background(self.home)
+                self.out.note(f"minecs: no control plane was running for {self.home.path}; "
+                              f"started one at {endpoint}")
+            self._client = ApiClient(endpoint, self.region)
+        return self._client
+
+    def call(self, operation: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return self.client.call(operation, {k: v for k, v in (params or {}).items() if v is not None}, **kw)
+
+    def paginate(self, operation: str, params: dict[str, Any], key: str, max_items: int | None) -> dict[str, Any]:
+        """Follow nextToken like the AWS CLI does, merging ``key`` across pages."""
+        items: list[Any] = []
+        token = None
+        while True:
+            page = self.call(operation, {**params, "nextToken": token})
+            items.extend(page.get(key, []))
+            token = page.get("nextToken")
+            if not token or (max_items is not None and len(items) >= max_items):
+                break
+        out: dict[str, Any] = {key: items[:max_items] if max_items is not None else items}
+        return out
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT, epilog="""\b
+Examples:
+  minecs register-task-definition --cli-input-json file://taskdefs/web.json
+  minecs list-task-definitions --output table
+  minecs --endpoint-url http://127.0.0.1:4566 describe-clusters --clusters default
+""")
+@click.option("--endpoint-url", envvar="MINECS_ENDPOINT", metavar="URL",
+              help="Control plane to talk to [env MINECS_ENDPOINT]. Default: the one for MINECS_HOME, "
+                   "started on demand.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], default=naming.DEFAULT_REGION,
+              show_default=True, help="Region used in ARNs [env AWS_REGION].")
+@click.option("--output", type=click.Choice(["table", "json"]), default=None,
+              help="json prints exactly the API response. Default: table on a terminal, else json.")
+@click.option("--home", envvar="MINECS_HOME", type=click.Path(path_type=Path), default=None,
+              help="State directory [env MINECS_HOME, default ~/.minecs].")
+@click.version_option(package_name="minecs", prog_name="minecs")
+@click.pass_context
+def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str | None, home: Path | None) -> None:
+    """minecs: a miniature Amazon ECS that runs real task definitions on the local Docker daemon.
+
+    The commands mirror `aws ecs`. Any command starts a control plane in the background when none is
+    running for MINECS_HOME (and says so on stderr).
+    """
+    ctx.obj = App(endpoint=endpoint_url, region=region, output=output, home=home or default_home())
+
+
+def _register_commands() -> None:
+    from orchestrator.cli.commands import clusters, server, taskdefs
+    for mod in (server, clusters, taskdefs):
+        for cmd in mod.COMMANDS:
+            cli.add_command(cmd)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and map every error to one line and an exit code."""
+    out_err = Output("json")
+    try:
+        rv = cli.main(args=argv, prog_name="minecs", standalone_mode=False)
+    except MinecsError as e:
+        out_err.error(e.code, e.message)
+        sys.exit(ExitStatus.CLIENT_ERROR if e.is_client_error else ExitStatus.SERVER_ERROR)
+    except click.exceptions.Abort:
+        out_err.error("Aborted", "interrupted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(ExitStatus.CLIENT_ERROR)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        os._exit(0)
+    sys.exit(rv if isinstance(rv, int) else ExitStatus.OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""MINECS_HOME: where a control plane keeps its state, and how the CLI finds, starts and stops it.
+
+Layout of a home directory::
+
+    state.db      SQLite state (the only record of desired state)
+    server.json   {"endpoint": ..., "pid": ...} written by a running server once it listens
+    server.lock   held (flock) by the running server: at most one server per home
+    server.log    the background server's log
+
+The CLI never opens ``state.db``; it only reads ``server.json`` and probes ``/ping``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import ConnectionFailed
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MINECS_HOME") or Path.home() / ".minecs").expanduser()
+
+
+@dataclass(frozen=True)
+class Home:
+    path: Path
+
+    @property
+    def db(self) -> Path:
+        return self.path / "state.db"
+
+    @property
+    def info_file(self) -> Path:
+        return self.path / "server.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "server.lock"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "server.log"
+
+    def ensure(self) -> "Home":
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def read_info(self) -> dict | None:
+        try:
+            return json.loads(self.info_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_info(self, endpoint: str, pid: int) -> None:
+        tmp = self.info_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"endpoint": endpoint, "pid": pid, "home": str(self.path)}))
+        os.replace(tmp, self.info_file)
+
+    def clear_info(self, pid: int) -> None:
+        info = self.read_info()
+        if info and info.get("pid") == pid:
+            with contextlib.suppress(OSError):
+                self.info_file.unlink()
+
+    @contextlib.contextmanager
+    def start_lock(self) -> Iterator[None]:
+        """Serialises CLI processes that might start a server for this home at the same time."""
+        self.ensure()
+        with open(self.path / "start.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def probe(endpoint: str, timeout: float = 1.0) -> dict | None:
+    """The server's /ping answer, or None when nothing answers there."""
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/ping", timeout=timeout) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def running_endpoint(home: Home) -> str | None:
+    """The endpoint of the live server of ``home``, or None."""
+    info = home.read_info()
+    if not info:
+        return None
+    pong = probe(info["endpoint"])
+    if pong and pong.get("home") == str(home.path):
+        return info["endpoint"]
+    return None
+
+
+def start_background(home: Home, *, port: int = 0, timeout: float = 20.0) -> str:
+    """Start ``minecs server run`` detached for ``home`` and wait until it answers; returns its endpoint."""
+    home.ensure()
+    with home.start_lock():
+        ep = running_endpoint(home)
+        if ep:
+            return ep
+        with contextlib.suppress(OSError):
+            home.info_file.unlink()
+        log = open(home.log_file, "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "server", "run", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            env={**os.environ, "MINECS_HOME": str(home.path)}, close_fds=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ep = running_endpoint(home)
+            if ep:
+                return ep
+            if proc.poll() is not None:
+                raise ConnectionFailed(
+                    f"the control plane exited during start-up (code {proc.returncode}); see {home.log_file}")
+            time.sleep(0.05)
+        raise ConnectionFailed(f"the control plane did not answer within {timeout:.0f}s; see {home.log_file}")
+
+
+def stop(home: Home, *, timeout: float = 30.0) -> bool:
+    """SIGTERM the server of ``home`` and wait for it to exit. Returns False if none was running."""
+    info = home.read_info()
+    if not info or not running_endpoint(home):
+        return False
+    pid = int(info["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie child of ours (tests) counts as gone
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        time.sleep(0.05)
+    raise ConnectionFailed(f"the control plane (pid {pid}) did not stop within {timeout:.0f}s")

@@ -1,0 +1,254 @@
+"""SQLite persistence under MINECS_HOME: schema, numbered migrations and typed reads/writes.
+
+Owns the database file and nothing else: no ECS rules live here (those are in ``ops``), only storage.
+The server is the single writer. The database runs in WAL mode with ``synchronous=NORMAL``: a committed
+transaction survives the process being killed (SIGKILL); only an OS crash could lose the last commits.
+Every write goes through ``transaction()``, so a request either lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
+
+# Each entry migrates from version i to i+1; PRAGMA user_version records how far a database got.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE families (
+        family TEXT PRIMARY KEY,
+        last_revision INTEGER NOT NULL
+    );
+    CREATE TABLE task_definitions (
+        family TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        registered_at REAL NOT NULL,
+        deregistered_at REAL,
+        delete_requested_at REAL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (family, revision)
+    );
+    CREATE TABLE tags (
+        resource TEXT PRIMARY KEY,
+        tags TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """Typed access to the state database. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._depth = 0
+        self.migrate()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+        with self._lock:
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"state database {self.path} has schema {found}, newer than this minecs ({SCHEMA_VERSION})")
+            for version in range(found, SCHEMA_VERSION):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in MIGRATIONS[version].split(";"):
+                        if stmt.strip():
+                            self._db.execute(stmt)
+                    self._db.execute(f"PRAGMA user_version={version + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            return found
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all. Nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        with self.transaction():
+            self._db.execute(sql, args)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- clusters -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _cluster(row: sqlite3.Row) -> ClusterRecord:
+        doc = json.loads(row["doc"])
+        return ClusterRecord(name=row["name"], status=row["status"], created_at=row["created_at"], **doc)
+
+    def get_cluster(self, name: str) -> ClusterRecord | None:
+        row = self._one("SELECT * FROM clusters WHERE name = ?", (name,))
+        return self._cluster(row) if row else None
+
+    def list_clusters(self, status: str | None = "ACTIVE") -> list[ClusterRecord]:
+        if status is None:
+            rows = self._all("SELECT * FROM clusters ORDER BY name")
+        else:
+            rows = self._all("SELECT * FROM clusters WHERE status = ? ORDER BY name", (status,))
+        return [self._cluster(r) for r in rows]
+
+    def put_cluster(self, rec: ClusterRecord) -> None:
+        doc = {
+            "settings": rec.settings,
+            "configuration": rec.configuration,
+            "capacity_providers": rec.capacity_providers,
+            "default_capacity_provider_strategy": rec.default_capacity_provider_strategy,
+        }
+        self._exec(
+            "INSERT INTO clusters(name, status, created_at, doc) VALUES (?,?,?,?) "
+            "ON CONFLICT(name) DO UPDATE SET status=excluded.status, created_at=excluded.created_at, "
+            "doc=excluded.doc",
+            (rec.name, rec.status, rec.created_at, json.dumps(doc)),
+        )
+
+    # -- task definitions ---------------------------------------------------------------------
+
+    @staticmethod
+    def _taskdef(row: sqlite3.Row) -> TaskDefinitionRecord:
+        return TaskDefinitionRecord(
+            family=row["family"], revision=row["revision"], status=row["status"],
+            document=json.loads(row["doc"]), registered_at=row["registered_at"],
+            deregistered_at=row["deregistered_at"], delete_requested_at=row["delete_requested_at"],
+        )
+
+    def next_revision(self, family: str) -> int:
+        """Reserve the next revision number of ``family`` (never reused, even after deletion)."""
+        with self.transaction():
+            row = self._one("SELECT last_revision FROM families WHERE family = ?", (family,))
+            rev = (row["last_revision"] if row else 0) + 1
+            self._db.execute(
+                "INSERT INTO families(family, last_revision) VALUES (?, ?) "
+                "ON CONFLICT(family) DO UPDATE SET last_revision = excluded.last_revision",
+                (family, rev),
+            )
+            return rev
+
+    def add_task_definition(self, rec: TaskDefinitionRecord) -> None:
+        self._exec(
+            "INSERT INTO task_definitions(family, revision, status, registered_at, deregistered_at, "
+            "delete_requested_at, doc) VALUES (?,?,?,?,?,?,?)",
+            (rec.family, rec.revision, rec.status, rec.registered_at, rec.deregistered_at,
+             rec.delete_requested_at, json.dumps(rec.document)),
+        )
+
+    def update_task_definition_status(self, family: str, revision: int, status: str, *,
+                                      deregistered_at: float | None = None,
+                                      delete_requested_at: float | None = None) -> None:
+        self._exec(
+            "UPDATE task_definitions SET status = ?, "
+            "deregistered_at = COALESCE(?, deregistered_at), "
+            "delete_requested_at = COALESCE(?, delete_requested_at) WHERE family = ? AND revision = ?",
+            (status, deregistered_at, delete_requested_at, family, revision),
+        )
+
+    def get_task_definition(self, family: str, revision: int) -> TaskDefinitionRecord | None:
+        row = self._one("SELECT * FROM task_definitions WHERE family = ? AND revision = ?", (family, revision))
+        return self._taskdef(row) if row else None
+
+    def latest_active_task_definition(self, family: str) -> TaskDefinitionRecord | None:
+        row = self._one(
+            "SELECT * FROM task_definitions WHERE family = ? AND status = 'ACTIVE' "
+            "ORDER BY revision DESC LIMIT 1", (family,))
+        return self._taskdef(row) if row else None
+
+    def list_task_definition_keys(self, *, status: str | None, family: str | None) -> list[tuple[str, int]]:
+        """(family, revision) pairs ordered by family then revision; ``None`` filters mean "any"."""
+        sql = "SELECT family, revision FROM task_definitions WHERE 1=1"
+        args: list[Any] = []
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        if family is not None:
+            sql += " AND family = ?"
+            args.append(family)
+        sql += " ORDER BY family, revision"
+        return [(r["family"], r["revision"]) for r in self._all(sql, tuple(args))]
+
+    def list_families(self, *, status: str | None) -> list[str]:
+        """Families having at least one revision in ``status`` (ACTIVE/INACTIVE) or any when None."""
+        if status is None:
+            rows = self._all("SELECT DISTINCT family FROM task_definitions ORDER BY family")
+        else:
+            rows = self._all(
+                "SELECT DISTINCT family FROM task_definitions WHERE status = ? ORDER BY family", (status,))
+        return [r["family"] for r in rows]
+
+    def delete_task_definition_row(self, family: str, revision: int) -> None:
+        self._exec("DELETE FROM task_definitions WHERE family = ? AND revision = ?", (family, revision))
+
+    # -- tags ---------------------------------------------------------------------------------
+
+    def get_tags(self, resource: str) -> list[tuple[str, str]]:
+        row = self._one("SELECT tags FROM tags WHERE resource = ?", (resource,))
+        return [tuple(t) for t in json.loads(row["tags"])] if row else []
+
+    def set_tags(self, resource: str, tags: list[tuple[str, str]]) -> None:
+        if tags:
+            self._exec(
+                "INSERT INTO tags(resource, tags) VALUES (?, ?) "
+                "ON CONFLICT(resource) DO UPDATE SET tags = excluded.tags",
+                (resource, json.dumps([list(t) for t in tags])),
+            )
+        else:
+            self._exec("DELETE FROM tags WHERE resource = ?", (resource,))

@@ -1,0 +1,44 @@
+"""Shared fixtures. Integration tests start a real control plane process per test home and drive it
+through the real CLI and boto3; Docker tests use the real daemon (``make test`` provides one) and fail —
+not skip — when it is missing, unless MINECS_SKIP_DOCKER=1 is set deliberately."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import kill_server, run_cli
+
+
+@pytest.fixture
+def home(tmp_path: Path):
+    """A fresh MINECS_HOME; whatever server it started is stopped at the end."""
+    h = tmp_path / "minecs-home"
+    h.mkdir()
+    yield h
+    kill_server(h)
+
+
+@pytest.fixture
+def endpoint(home: Path) -> str:
+    """A real control plane process (background, free port) for ``home``."""
+    r = run_cli(home, "server", "start")
+    assert r.code == 0, r.stderr
+    return r.stdout.strip()
+
+
+@pytest.fixture
+def ecs(endpoint: str):
+    boto3 = pytest.importorskip("boto3")
+    return boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("MINECS_SKIP_DOCKER") == "1":
+        skip = pytest.mark.skip(reason="MINECS_SKIP_DOCKER=1")
+        for item in items:
+            if "docker" in item.keywords:
+                item.add_marker(skip)
