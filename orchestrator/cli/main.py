@@ -107,11 +107,39 @@ def _register_commands() -> None:
 _register_commands()
 
 
+GLOBAL_OPTIONS = ("--output", "--endpoint-url", "--region", "--home")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Let global options stand anywhere, as the AWS CLI does (``minecs list-clusters --output json``):
+    move them (with their values) in front of the command name."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        name = a.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in a:
+                front.append(a)
+            else:
+                front.extend(argv[i:i + 2])
+                i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every error to one line and an exit code."""
     out_err = Output("json")
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        rv = cli.main(args=argv, prog_name="minecs", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="minecs", standalone_mode=False)
     except MinecsError as e:
         out_err.error(e.code, e.message)
         sys.exit(ExitStatus.CLIENT_ERROR if e.is_client_error else ExitStatus.SERVER_ERROR)

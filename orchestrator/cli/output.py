@@ -26,8 +26,10 @@ class Output:
     def __init__(self, fmt: str | None = None) -> None:
         self.format = fmt or default_format()
         no_color = bool(os.environ.get("NO_COLOR"))
-        self.console = Console(highlight=False, no_color=no_color, soft_wrap=False)
-        self.err = Console(stderr=True, highlight=False, no_color=no_color)
+        # off a terminal (pipes, tests) rich would assume 80 columns and fold tables: use a wide page
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
+        self.console = Console(highlight=False, no_color=no_color, soft_wrap=False, width=width)
+        self.err = Console(stderr=True, highlight=False, no_color=no_color, soft_wrap=True)
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=4, default=str) + "\n")

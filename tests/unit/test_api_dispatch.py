@@ -1,0 +1,86 @@
+"""API dispatch in-process: wire errors, regions, unknown operations, pagination tokens."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.api import params as P
+from orchestrator.api.server import ApiHttpServer, region_of
+from orchestrator.clock import FakeClock
+from orchestrator.controlplane import ControlPlane
+from orchestrator.errors import InvalidParameterException
+from orchestrator.home import Home
+from orchestrator.ops.clusters import ensure_default_cluster
+from orchestrator.store import Store
+
+ECS = "AmazonEC2ContainerServiceV20141113."
+
+
+@pytest.fixture
+def server(tmp_path):
+    store = Store(tmp_path / "s.db")
+    cp = ControlPlane(Home(tmp_path), store, FakeClock())
+    ensure_default_cluster(store, cp.clock)
+    srv = ApiHttpServer(cp, "127.0.0.1", 0)
+    yield srv
+    srv.server_close()
+    store.close()
+
+
+def call(srv, op, body, region="us-east-1"):
+    return srv.dispatch(ECS + op, json.dumps(body).encode(), region, "rid")
+
+
+def test_unknown_operation_and_bad_bodies(server) -> None:
+    status, body = call(server, "Nope", {})
+    assert status == 400 and body["__type"] == "UnknownOperationException"
+    status, body = server.dispatch(ECS + "ListClusters", b"{not json", "us-east-1", "r")
+    assert status == 400 and body["__type"] == "SerializationException"
+    status, body = server.dispatch("Other.ListClusters", b"{}", "us-east-1", "r")
+    assert status == 400
+
+
+def test_type_errors_are_invalid_parameter(server) -> None:
+    status, body = call(server, "ListClusters", {"maxResults": "ten"})
+    assert (status, body["__type"]) == (400, "InvalidParameterException")
+    status, body = call(server, "ListClusters", {"maxResults": 101})
+    assert (status, body["__type"]) == (400, "InvalidParameterException")
+
+
+def test_internal_errors_are_500_server_exception(server, monkeypatch) -> None:
+    def broken(cp, req):
+        raise KeyError("bug")
+    monkeypatch.setitem(server.operations, "ListClusters", broken)
+    status, body = call(server, "ListClusters", {})
+    assert status == 500 and body["__type"] == "ServerException"
+
+
+def test_region_in_arns(server) -> None:
+    status, body = call(server, "ListClusters", {}, region="ap-south-1")
+    assert body["clusterArns"] == ["arn:aws:ecs:ap-south-1:000000000000:cluster/default"]
+
+
+def test_region_parsing() -> None:
+    h = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-central-1/ecs/aws4_request, X"}
+    assert region_of(h) == "eu-central-1"
+    assert region_of({}) == "us-east-1"
+
+
+@pytest.mark.parametrize("n,size,pages", [(0, 100, [0]), (5, 2, [2, 2, 1]), (4, 2, [2, 2]), (250, 100, [100, 100, 50])])
+def test_paginate_walks_every_item_once(n, size, pages) -> None:
+    items = list(range(n))
+    seen, got, token = [], [], None
+    while True:
+        page, token = P.paginate(items, {"maxResults": size, "nextToken": token})
+        got.append(len(page))
+        seen.extend(page)
+        if not token:
+            break
+    assert seen == items and got == pages
+
+
+def test_paginate_rejects_forged_tokens() -> None:
+    with pytest.raises(InvalidParameterException):
+        P.paginate([1, 2], {"nextToken": "bm9wZQ=="})
