@@ -1,54 +1,176 @@
-"""The control-plane process: composes the store, the clock and the API server, runs until SIGTERM.
+"""The control-plane process: composes the store, the clock, the FARGATE runner and the API server, and
+runs until SIGTERM.
 
-``ControlPlane`` is the object handlers receive: the collaborators (store, clock) plus the few
-cross-resource questions handlers ask (cluster counts, what blocks a cluster's deletion).
+``ControlPlane`` is the object handlers receive: the collaborators plus the cross-resource actions
+(launching tasks on a runner, stopping them, cluster counts, waiting for changes). It is also the FARGATE
+runner's ``Reporter``: reports are merged into the store (``ops.tasks.merge_report``) and wake waiters.
 ``serve()`` is ``minecs server run``.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from orchestrator import __version__
+from orchestrator import __version__, naming
 from orchestrator.api.server import ApiHttpServer
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.errors import ConnectionFailed
+from orchestrator.errors import (ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
+                                 MinecsError, RuntimeDriverError)
 from orchestrator.home import Home
-from orchestrator.ops import clusters
+from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
+from orchestrator.ops import clusters, taskdefs
+from orchestrator.ops import tags as tag_ops
+from orchestrator.ops import tasks as task_ops
 from orchestrator.store import Store
 
 log = logging.getLogger("minecs.server")
 
 
 class ControlPlane:
-    def __init__(self, home: Home, store: Store, clock: Clock) -> None:
+    def __init__(self, home: Home, store: Store, clock: Clock, *, runner_factory: Callable[["ControlPlane"], Any] | None = None) -> None:
         self.home = home
         self.store = store
         self.clock = clock
+        self._changed = threading.Condition()
+        self._generation = 0
+        self.runner = runner_factory(self) if runner_factory else None
+
+    # -- identity -------------------------------------------------------------------------------
+
+    @property
+    def instance_label(self) -> str:
+        return fargate_instance_label(self.home)
 
     def ping_info(self) -> dict[str, Any]:
         return {"status": "ok", "pid": os.getpid(), "home": str(self.home.path), "version": __version__,
-                "schemaVersion": self.store.schema_version}
+                "schemaVersion": self.store.schema_version, "fargate": self.runner is not None}
+
+    # -- change notification (waiters: WaitTasks, later the reconciler) ------------------------
+
+    def notify(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        deadline = self.clock.monotonic() + timeout
+        with self._changed:
+            while True:
+                if predicate():
+                    return True
+                left = deadline - self.clock.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 1.0))
+
+    # -- the runner's Reporter -----------------------------------------------------------------
+
+    def report(self, task: TaskRecord) -> None:
+        with self.store.transaction():
+            cur = self.store.get_task(task.task_id)
+            if cur is None:
+                return
+            self.store.put_task(task_ops.merge_report(cur, task))
+        self.notify()
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def run_tasks(self, rr: task_ops.RunRequest, region: str, *,
+                  placement: dict[str, Any] | None = None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
+        cluster, td, launch_type = task_ops.prepare_run(self.store, rr)
+        if launch_type == "EC2":
+            raise InvalidParameterException("No Container Instances were found in your cluster.")
+        if self.runner is None:
+            raise MinecsError("The FARGATE capacity is unavailable: no Docker daemon answers.",
+                              code="ServerException")
+        now = self.clock.now()
+        tasks = [task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type=launch_type, now=now)
+                 for _ in range(rr.count)]
+        with self.store.transaction():
+            for t in tasks:
+                self.store.put_task(t)
+                if rr.tags:
+                    tag_ops.tag(self.store, f"task/{t.cluster}/{t.task_id}", list(rr.tags))
+        for t in tasks:
+            self.runner.run(t, td)
+        self.notify()
+        return tasks, []
+
+    def start_tasks(self, req: Any) -> dict[str, Any]:
+        raise InvalidParameterException("StartTask needs container instances; none are registered.")
+
+    def stop_task(self, t: TaskRecord, code: StopCode, reason: str) -> TaskRecord:
+        t = task_ops.request_stop(self.store, self.clock, t, code, reason)
+        if self.runner is not None and t.last_status != TaskStatus.STOPPED:
+            if not self.runner.stop_task(t.task_id, code, reason):
+                log.warning("task %s is not held by a runner", t.task_id)
+        self.notify()
+        return t
+
+    def container_instance_arn(self, t: TaskRecord, region: str) -> str | None:
+        if t.container_instance_id:
+            return naming.container_instance_arn(region, t.cluster, t.container_instance_id)
+        return None
+
+    def adopt_tasks(self) -> None:
+        """After a restart: hand every FARGATE task that is not finished to the runner, which matches
+        them with the containers Docker still has and removes orphans."""
+        if self.runner is None:
+            return
+        pending: list[tuple[TaskRecord, Any]] = []
+        for t in self.store.list_tasks(launch_type="FARGATE"):
+            if t.cleaned_up:
+                continue
+            rec = self.store.get_task_definition(t.family, t.revision)
+            if rec is None:
+                continue
+            pending.append((t, taskdefs.typed(rec)))
+        self.runner.adopt(pending)
+
+    # -- clusters -------------------------------------------------------------------------------
 
     def cluster_counts(self, cluster: str) -> dict[str, int]:
-        return {"instances": 0, "running": 0, "pending": 0, "services": 0}
+        by_status = self.store.count_tasks(cluster)
+        running = by_status.get("RUNNING", 0)
+        pending = sum(n for s, n in by_status.items() if s in ("PROVISIONING", "PENDING", "ACTIVATING"))
+        return {"instances": 0, "running": running, "pending": pending, "services": 0}
 
     def cluster_statistics(self, cluster: str) -> list[dict[str, str]]:
-        return []
+        c = self.cluster_counts(cluster)
+        return [{"name": "runningFargateTasksCount", "value": str(c["running"])},
+                {"name": "pendingFargateTasksCount", "value": str(c["pending"])},
+                {"name": "runningEC2TasksCount", "value": "0"},
+                {"name": "pendingEC2TasksCount", "value": "0"}]
 
-    def cluster_delete_blockers(self) -> list[Any]:
-        return []
+    def cluster_delete_blockers(self) -> list[Callable[[str], None]]:
+        def tasks_active(cluster: str) -> None:
+            if self.store.list_tasks(cluster=cluster, not_stopped=True):
+                raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
+        return [tasks_active]
+
+    # -- process --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start background loops (none yet in this layer)."""
+        if self.runner is not None:
+            self.adopt_tasks()
+            self.runner.start()
 
     def stop(self) -> None:
-        """Stop background loops."""
+        if self.runner is not None:
+            self.runner.stop()
+
+
+def fargate_instance_label(home: Home) -> str:
+    """The ``minecs.instance`` label on every container the FARGATE runner of ``home`` creates, so that
+    control planes of different homes (tests side by side) never touch each other's containers."""
+    return "fargate-" + hashlib.sha256(str(home.path.resolve()).encode()).hexdigest()[:12]
 
 
 def _take_server_lock(home: Home) -> Any:
@@ -61,12 +183,27 @@ def _take_server_lock(home: Home) -> Any:
     return fh
 
 
+def fargate_runner(cp: ControlPlane) -> Any:
+    """The built-in FARGATE capacity: a task runner on the local Docker daemon (None if none answers)."""
+    from orchestrator.agent.containers import Placement
+    from orchestrator.agent.runner import TaskRunner
+    from orchestrator.runtime.docker import DockerDriver
+    try:
+        driver = DockerDriver()
+        driver.ping()
+    except (RuntimeDriverError, MinecsError) as e:
+        log.warning("no Docker daemon: FARGATE tasks cannot run (%s)", e)
+        return None
+    cleanup = float(os.environ.get("MINECS_TASK_CLEANUP_WAIT", "600"))
+    return TaskRunner(driver, cp, cp.clock, Placement(instance_label=cp.instance_label), cleanup_wait=cleanup)
+
+
 def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threading.Event | None = None) -> None:
     """Run the control plane in the foreground until SIGTERM/SIGINT."""
     home.ensure()
     lock = _take_server_lock(home)
     store = Store(home.db)
-    cp = ControlPlane(home, store, SystemClock())
+    cp = ControlPlane(home, store, SystemClock(), runner_factory=fargate_runner)
     clusters.ensure_default_cluster(store, cp.clock)
     server = ApiHttpServer(cp, host, port)
     stop = threading.Event()

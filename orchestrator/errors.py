@@ -146,3 +146,15 @@ class SerializationException(ClientError):
     """The request body is not a JSON object."""
 
     code = "SerializationException"
+
+
+class ClusterContainsTasksException(ClientError):
+    code = "ClusterContainsTasksException"
+
+
+class ClusterContainsServicesException(ClientError):
+    code = "ClusterContainsServicesException"
+
+
+class ClusterContainsContainerInstancesException(ClientError):
+    code = "ClusterContainsContainerInstancesException"

@@ -42,3 +42,24 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "docker" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def docker_driver():
+    """The real Docker driver; fails (not skips) when no daemon answers."""
+    from orchestrator.runtime.docker import DockerDriver
+    d = DockerDriver()
+    d.ping()
+    return d
+
+
+@pytest.fixture
+def fargate(home: Path, docker_driver, endpoint: str):
+    """A control plane with FARGATE capacity; removes every container it created at the end."""
+    from orchestrator.controlplane import fargate_instance_label
+    from orchestrator.home import Home
+    label = fargate_instance_label(Home(home))
+    yield {"home": home, "endpoint": endpoint, "label": label, "driver": docker_driver}
+    kill_server(home)
+    for s in docker_driver.list({"minecs.instance": label}, all=True):
+        docker_driver.remove(s.id, force=True)

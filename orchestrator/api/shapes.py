@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import naming
+from orchestrator.model.task import TaskRecord, TaskStatus
+from orchestrator.ops.taskdefs import registered_document
 from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
 
 
@@ -44,17 +46,92 @@ def cluster_shape(rec: ClusterRecord, region: str, *, counts: dict[str, int] | N
 
 def task_definition_shape(rec: TaskDefinitionRecord, region: str) -> dict[str, Any]:
     """The registered task definition as ECS returns it, with the server-assigned fields."""
-    doc = dict(rec.document)
-    out: dict[str, Any] = {
-        "taskDefinitionArn": naming.task_definition_arn(region, rec.family, rec.revision),
-    }
-    out.update(doc)
-    out["revision"] = rec.revision
-    out["status"] = rec.status
-    out["registeredAt"] = rec.registered_at
-    out["registeredBy"] = f"arn:aws:iam::{naming.ACCOUNT_ID}:root"
-    if rec.deregistered_at is not None:
-        out["deregisteredAt"] = rec.deregistered_at
-    if rec.delete_requested_at is not None:
-        out["deleteRequestedAt"] = rec.delete_requested_at
+    return registered_document(rec, region)
+
+
+def _eni_id(attachment_id: str) -> str:
+    return f"eni-{attachment_id[:17]}"
+
+
+def _mac(attachment_id: str) -> str:
+    h = attachment_id[:10]
+    return "02:" + ":".join(h[i:i + 2] for i in range(0, 10, 2))
+
+
+def task_shape(t: TaskRecord, region: str, *, tags: list[tuple[str, str]] | None = None,
+               container_instance_arn: str | None = None) -> dict[str, Any]:
+    """A Task as DescribeTasks returns it: every container listed, absent members omitted."""
+    arn = naming.task_arn(region, t.cluster, t.task_id)
+    att = t.attachment
+    containers = []
+    for c in t.containers:
+        containers.append(compact({
+            "containerArn": naming.container_arn(region, t.cluster, t.task_id, c.container_id),
+            "taskArn": arn,
+            "name": c.name,
+            "image": c.image,
+            "runtimeId": c.runtime_id,
+            "lastStatus": c.last_status.name,
+            "exitCode": c.exit_code,
+            "reason": c.reason,
+            "networkBindings": [{"bindIP": b.bind_ip, "containerPort": b.container_port,
+                                 "hostPort": b.host_port, "protocol": b.protocol} for b in c.network_bindings],
+            "networkInterfaces": [compact({"attachmentId": att.attachment_id,
+                                           "privateIpv4Address": att.private_ip})] if att else [],
+            "healthStatus": c.health_status,
+            "cpu": str(c.cpu or 0),
+            "memory": str(c.memory) if c.memory else None,
+            "memoryReservation": str(c.memory_reservation) if c.memory_reservation else None,
+        }))
+    attachments = []
+    if att:
+        details = [{"name": "subnetId", "value": att.subnet_id},
+                   {"name": "networkInterfaceId", "value": _eni_id(att.attachment_id)},
+                   {"name": "macAddress", "value": _mac(att.attachment_id)}]
+        if att.private_ip:
+            details.append({"name": "privateIPv4Address", "value": att.private_ip})
+        attachments.append({"id": att.attachment_id, "type": "ElasticNetworkInterface",
+                            "status": att.status, "details": details})
+    overrides = dict(t.overrides or {})
+    given = {o.get("name") for o in overrides.get("containerOverrides") or []}
+    overrides["containerOverrides"] = list(overrides.get("containerOverrides") or []) + [
+        {"name": c.name} for c in t.containers if c.name not in given]
+    overrides.setdefault("inferenceAcceleratorOverrides", [])
+    running = t.last_status >= TaskStatus.RUNNING and t.last_status < TaskStatus.STOPPED
+    out = compact({
+        "taskArn": arn,
+        "clusterArn": naming.cluster_arn(region, t.cluster),
+        "taskDefinitionArn": naming.task_definition_arn(region, t.family, t.revision),
+        "containerInstanceArn": container_instance_arn,
+        "lastStatus": t.last_status.name,
+        "desiredStatus": t.desired_status.name,
+        "launchType": t.launch_type,
+        "cpu": t.cpu,
+        "memory": t.memory,
+        "containers": containers,
+        "attachments": attachments,
+        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
+        "availabilityZone": t.availability_zone,
+        "connectivity": "CONNECTED" if running else None,
+        "connectivityAt": t.connectivity_at,
+        "createdAt": t.created_at,
+        "pullStartedAt": t.pull_started_at,
+        "pullStoppedAt": t.pull_stopped_at,
+        "startedAt": t.started_at,
+        "stoppingAt": t.stopping_at,
+        "executionStoppedAt": t.execution_stopped_at,
+        "stoppedAt": t.stopped_at,
+        "stopCode": t.stop_code.value if t.stop_code else None,
+        "stoppedReason": t.stopped_reason,
+        "startedBy": t.started_by,
+        "group": t.group,
+        "healthStatus": t.health_status,
+        "overrides": overrides,
+        "version": t.version,
+        "platformVersion": t.platform_version,
+        "platformFamily": "Linux" if t.launch_type == "FARGATE" else None,
+        "enableExecuteCommand": False,
+        "ephemeralStorage": {"sizeInGiB": 20} if t.launch_type == "FARGATE" else None,
+        "tags": tags_shape(tags) if tags is not None else None,
+    })
     return out

@@ -78,3 +78,72 @@ def parse_tags(values: tuple[str, ...]) -> list[dict[str, str]]:
         else:
             tags.append(parse_shorthand(v))
     return tags
+
+
+def parse_shorthand_value(text: str, option: str) -> Any:
+    """The AWS CLI's nested shorthand: ``awsvpcConfiguration={subnets=[a,b],assignPublicIp=ENABLED}``.
+
+    Values are strings (or lists/maps of them); a JSON document or ``file://`` reference is read as JSON.
+    """
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")) or stripped.startswith("file://"):
+        return load_document(stripped, option)
+    parser = _Shorthand(stripped, option)
+    value = parser.mapping(top=True)
+    if parser.i != len(parser.s):
+        parser.fail("unexpected text")
+    return value
+
+
+class _Shorthand:
+    def __init__(self, s: str, option: str) -> None:
+        self.s, self.i, self.option = s, 0, option
+
+    def fail(self, what: str) -> None:
+        raise ClientException(f"Error parsing parameter '{self.option}': {what} at position {self.i} "
+                              f"in '{self.s}'.")
+
+    def mapping(self, top: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        while self.i < len(self.s):
+            key_end = self.s.find("=", self.i)
+            if key_end < 0:
+                self.fail("expected key=value")
+            key = self.s[self.i:key_end].strip()
+            self.i = key_end + 1
+            out[key] = self.value()
+            if self.i < len(self.s) and self.s[self.i] == ",":
+                self.i += 1
+                continue
+            if not top and self.i < len(self.s) and self.s[self.i] == "}":
+                break
+            if self.i < len(self.s) and top:
+                self.fail("expected ','")
+        return out
+
+    def value(self) -> Any:
+        if self.i < len(self.s) and self.s[self.i] == "{":
+            self.i += 1
+            v = self.mapping()
+            if self.i >= len(self.s) or self.s[self.i] != "}":
+                self.fail("expected '}'")
+            self.i += 1
+            return v
+        if self.i < len(self.s) and self.s[self.i] == "[":
+            self.i += 1
+            items: list[Any] = []
+            while self.i < len(self.s) and self.s[self.i] != "]":
+                items.append(self.scalar(stops=",]") if self.s[self.i] != "{" else self.value())
+                if self.i < len(self.s) and self.s[self.i] == ",":
+                    self.i += 1
+            if self.i >= len(self.s):
+                self.fail("expected ']'")
+            self.i += 1
+            return items
+        return self.scalar(stops=",}")
+
+    def scalar(self, stops: str) -> str:
+        start = self.i
+        while self.i < len(self.s) and self.s[self.i] not in stops:
+            self.i += 1
+        return self.s[start:self.i].strip().strip("'\"")

@@ -98,8 +98,8 @@ def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str |
 
 
 def _register_commands() -> None:
-    from orchestrator.cli.commands import clusters, server, taskdefs
-    for mod in (server, clusters, taskdefs):
+    from orchestrator.cli.commands import clusters, server, taskdefs, tasks
+    for mod in (server, clusters, taskdefs, tasks):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 
@@ -134,10 +134,38 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+# Options that take several values the AWS CLI way (``--tasks a b c``).
+LIST_OPTIONS = ("--tasks", "--clusters", "--task-definitions", "--include", "--tags", "--tag-keys",
+                "--services", "--container-instances", "--requires-compatibilities", "--attributes",
+                "--placement-constraints", "--placement-strategy", "--load-balancers")
+
+
+def expand_list_options(argv: list[str]) -> list[str]:
+    """``--tasks a b c`` → ``--tasks a --tasks b --tasks c`` (values run until the next ``-`` option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        out.append(a)
+        i += 1
+        if a == "--":
+            out.extend(argv[i:])
+            break
+        if a in LIST_OPTIONS:
+            first = True
+            while i < len(argv) and not (argv[i].startswith("-") and len(argv[i]) > 1 and not argv[i][1].isdigit()):
+                if not first:
+                    out.append(a)
+                out.append(argv[i])
+                first = False
+                i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every error to one line and an exit code."""
     out_err = Output("json")
-    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    args = expand_list_options(hoist_global_options(list(sys.argv[1:] if argv is None else argv)))
     try:
         rv = cli.main(args=args, prog_name="minecs", standalone_mode=False)
     except MinecsError as e:

@@ -8,12 +8,32 @@ from typing import Any
 from orchestrator import naming
 from orchestrator.clock import Clock
 from orchestrator.errors import ClientException, FieldError, ValidationError
-from orchestrator.model.taskdef import normalize_task_definition
+from orchestrator.model.taskdef import TaskDefinition, normalize_task_definition
 from orchestrator.model.validation import validate_task_definition
 from orchestrator.store import Store
 from orchestrator.store.records import TaskDefinitionRecord
 
 NOT_FOUND = "Unable to describe task definition."
+
+
+def registered_document(rec: TaskDefinitionRecord, region: str) -> dict[str, Any]:
+    """The stored document plus the server-assigned fields (ARN, revision, status, timestamps)."""
+    out: dict[str, Any] = {"taskDefinitionArn": naming.task_definition_arn(region, rec.family, rec.revision)}
+    out.update(rec.document)
+    out["revision"] = rec.revision
+    out["status"] = rec.status
+    out["registeredAt"] = rec.registered_at
+    out["registeredBy"] = f"arn:aws:iam::{naming.ACCOUNT_ID}:root"
+    if rec.deregistered_at is not None:
+        out["deregisteredAt"] = rec.deregistered_at
+    if rec.delete_requested_at is not None:
+        out["deleteRequestedAt"] = rec.delete_requested_at
+    return out
+
+
+def typed(rec: TaskDefinitionRecord, region: str = naming.DEFAULT_REGION) -> TaskDefinition:
+    """The typed runtime view of a stored revision."""
+    return TaskDefinition.from_ecs(registered_document(rec, region))
 
 
 def register(store: Store, clock: Clock, doc: Any) -> TaskDefinitionRecord:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from orchestrator.model.task import TaskRecord, TaskStatus
+from orchestrator.store.codec import task_from_dict, task_to_dict
 from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
 
 # Each entry migrates from version i to i+1; PRAGMA user_version records how far a database got.
@@ -45,6 +47,27 @@ MIGRATIONS: list[str] = [
         resource TEXT PRIMARY KEY,
         tags TEXT NOT NULL
     );
+    """,
+    # 2: tasks. The record is JSON; the columns are what listings filter and sort on.
+    """
+    CREATE TABLE tasks (
+        task_id TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        family TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        launch_type TEXT NOT NULL,
+        desired_status TEXT NOT NULL,
+        last_status TEXT NOT NULL,
+        started_by TEXT,
+        task_group TEXT,
+        service_name TEXT,
+        container_instance TEXT,
+        created_at REAL NOT NULL,
+        stopped_at REAL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX tasks_by_cluster ON tasks(cluster, desired_status);
+    CREATE INDEX tasks_by_service ON tasks(cluster, service_name)
     """,
 ]
 
@@ -252,3 +275,49 @@ class Store:
             )
         else:
             self._exec("DELETE FROM tags WHERE resource = ?", (resource,))
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def put_task(self, t: TaskRecord) -> None:
+        self._exec(
+            "INSERT INTO tasks(task_id, cluster, family, revision, launch_type, desired_status, last_status, "
+            "started_by, task_group, service_name, container_instance, created_at, stopped_at, doc) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(task_id) DO UPDATE SET "
+            "desired_status=excluded.desired_status, last_status=excluded.last_status, "
+            "container_instance=excluded.container_instance, stopped_at=excluded.stopped_at, doc=excluded.doc",
+            (t.task_id, t.cluster, t.family, t.revision, t.launch_type, t.desired_status.name,
+             t.last_status.name, t.started_by, t.group, t.service_name, t.container_instance_id, t.created_at,
+             t.stopped_at, json.dumps(task_to_dict(t))),
+        )
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        row = self._one("SELECT doc FROM tasks WHERE task_id = ?", (task_id,))
+        return task_from_dict(json.loads(row["doc"])) if row else None
+
+    def list_tasks(self, *, cluster: str | None = None, desired: TaskStatus | None = None,
+                   not_stopped: bool = False, family: str | None = None, started_by: str | None = None,
+                   service_name: str | None = None, launch_type: str | None = None,
+                   container_instance: str | None = None) -> list[TaskRecord]:
+        """Tasks matching every given filter, oldest first."""
+        sql = "SELECT doc FROM tasks WHERE 1=1"
+        args: list[Any] = []
+        for col, val in (("cluster", cluster), ("family", family), ("started_by", started_by),
+                         ("service_name", service_name), ("launch_type", launch_type),
+                         ("container_instance", container_instance),
+                         ("desired_status", desired.name if desired else None)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        if not_stopped:
+            sql += " AND last_status != 'STOPPED'"
+        sql += " ORDER BY created_at, task_id"
+        return [task_from_dict(json.loads(r["doc"])) for r in self._all(sql, tuple(args))]
+
+    def count_tasks(self, cluster: str) -> dict[str, int]:
+        """Tasks of ``cluster`` by last status, counting only those still meant to run or not yet stopped."""
+        rows = self._all("SELECT last_status, COUNT(*) AS n FROM tasks WHERE cluster = ? AND "
+                         "last_status != 'STOPPED' GROUP BY last_status", (cluster,))
+        return {r["last_status"]: r["n"] for r in rows}
+
+    def delete_task(self, task_id: str) -> None:
+        self._exec("DELETE FROM tasks WHERE task_id = ?", (task_id,))

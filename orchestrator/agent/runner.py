@@ -1,0 +1,559 @@
+"""The task runner: drives tasks' containers on one Docker daemon and reports what they do.
+
+Effects live here; decisions come from ``lifecycle.step``. Threads:
+
+* a pool of workers steps tasks: a task is stepped by one worker at a time (its ``_Managed.running``
+  flag), so its record has a single writer, as the ECS agent's ``managedTask`` does;
+* the event thread reads Docker events (container exits, health changes) and wakes the task concerned
+  — exits are seen from events, not by polling;
+* the timer thread wakes tasks whose deadlines passed (dependency ``startTimeout``), resyncs with
+  Docker every ``resync_interval`` seconds as a safety net (missed events, orphans), and removes the
+  containers of tasks stopped longer than ``cleanup_wait``.
+
+Whatever changes is reported through ``Reporter.report(task)``; the control plane stores it (FARGATE),
+an agent sends it as SubmitTaskStateChange (EC2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from orchestrator import naming
+from orchestrator.agent import containers as C
+from orchestrator.agent.lifecycle import (Create, Deprovision, Fail, Observed, Phase, Plan, Provision, Remove,
+                                          Start, Stop, derive, step)
+from orchestrator.clock import Clock
+from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
+from orchestrator.model.task import (Attachment, ContainerStatus, NetworkBinding, StopCode, TaskRecord,
+                                     TaskStatus, task_health)
+from orchestrator.runtime.driver import ContainerDriver, ContainerState, RuntimeEvent
+
+log = logging.getLogger("minecs.runner")
+
+DEFAULT_NETWORK = "minecs-awsvpc"
+
+
+class Reporter(Protocol):
+    def report(self, task: TaskRecord) -> None:
+        """Record the runner's view of ``task`` (a copy; the runner keeps its own)."""
+
+
+@dataclass
+class _Managed:
+    task: TaskRecord
+    td: Any
+    plan: Plan
+    obs: dict[str, Observed]
+    pause: Observed | None
+    has_check: frozenset[str]
+    stopping: bool = False
+    wake_at: float | None = None
+    refresh: set[str] = field(default_factory=set)
+    running: bool = False
+    scheduled: bool = False
+    again: bool = False
+    cleanup_at: float | None = None
+    pause_state: ContainerState | None = None  # last inspect of the running pause (its port bindings)
+
+
+class TaskRunner:
+    def __init__(self, driver: ContainerDriver, reporter: Reporter, clock: Clock, placement: C.Placement, *,
+                 workers: int = 8, resync_interval: float = 10.0, cleanup_wait: float = 600.0,
+                 default_network: str = DEFAULT_NETWORK) -> None:
+        self.driver = driver
+        self.reporter = reporter
+        self.clock = clock
+        self.placement = placement
+        self.resync_interval = resync_interval
+        self.cleanup_wait = cleanup_wait
+        self.default_network = default_network
+        self._tasks: dict[str, _Managed] = {}
+        self._lock = threading.RLock()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._workers = workers
+        self._networks: set[str] = set()
+        self._events: Any = None
+        self._label_filter = {naming.LABEL_INSTANCE: placement.instance_label}
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._events = self.driver.events(self._label_filter)
+        for i in range(self._workers):
+            self._spawn(self._work, f"runner-worker-{i}")
+        self._spawn(self._read_events, "runner-events")
+        self._spawn(self._tick, "runner-timer")
+
+    def stop(self) -> None:
+        """Stop the runner's threads; containers keep running (a restarted runner adopts them)."""
+        self._stop.set()
+        if self._events is not None:
+            with contextlib.suppress(Exception):
+                self._events.close()
+        for _ in range(self._workers):
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def run(self, task: TaskRecord, td: Any) -> None:
+        """Take a new task (desired RUNNING) and start working on it."""
+        m = self._manage(task, td)
+        self._wake(m.task.task_id)
+
+    def stop_task(self, task_id: str, code: StopCode, reason: str) -> bool:
+        """Desired status → STOPPED. Returns False if this runner does not hold the task."""
+        with self._lock:
+            m = self._tasks.get(task_id)
+            if m is None:
+                return False
+            self._begin_stop(m, code, reason)
+        self._wake(task_id)
+        return True
+
+    def adopt(self, tasks: list[tuple[TaskRecord, Any]]) -> None:
+        """After a restart: take over ``tasks`` (not yet STOPPED per the store), match them with the
+        containers Docker still has, and remove labelled containers that belong to no known task."""
+        states = self.driver.list(self._label_filter, all=True)
+        by_task: dict[str, list[ContainerState]] = {}
+        for s in states:
+            by_task.setdefault(s.labels.get(naming.LABEL_TASK_ID, ""), []).append(s)
+        known = set()
+        for task, td in tasks:
+            known.add(task.task_id)
+            m = self._manage(task, td)
+            for s in by_task.get(task.task_id, []):
+                name = s.labels.get(naming.LABEL_CONTAINER_NAME, "")
+                if s.labels.get(naming.LABEL_ROLE) == "pause":
+                    m.pause = self._observe(s)
+                elif name in m.obs:
+                    m.obs[name] = self._observe(s)
+            for c in task.containers:  # created before the crash but gone now: it stopped
+                if c.runtime_id and m.obs[c.name].phase == Phase.NONE:
+                    m.obs[c.name] = Observed(phase=Phase.STOPPED, runtime_id=c.runtime_id,
+                                             exit_code=c.exit_code, finished_at=c.finished_at)
+            if task.desired_status == TaskStatus.STOPPED:
+                m.stopping = True
+            if task.last_status == TaskStatus.STOPPED:  # finished: only its clean-up is left to do
+                m.cleanup_at = (task.stopped_at or self.clock.now()) + self.cleanup_wait
+                continue
+            self._wake(task.task_id)
+        for task_id, group in by_task.items():
+            if task_id not in known:
+                for s in group:
+                    log.info("removing orphan container %s (%s)", s.name, s.id[:12])
+                    self.driver.remove(s.id, force=True)
+
+    def holds(self, task_id: str) -> bool:
+        with self._lock:
+            return task_id in self._tasks
+
+    def snapshot(self, task_id: str) -> TaskRecord | None:
+        with self._lock:
+            m = self._tasks.get(task_id)
+            return copy.deepcopy(m.task) if m else None
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _spawn(self, fn: Callable[[], None], name: str) -> None:
+        t = threading.Thread(target=fn, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _manage(self, task: TaskRecord, td: Any) -> _Managed:
+        plan = C.plan_of(td)
+        m = _Managed(task=copy.deepcopy(task), td=td, plan=plan,
+                     obs={n: Observed() for n in plan.containers},
+                     pause=None, has_check=frozenset(c.name for c in td.containers if c.health_check))
+        if task.desired_status == TaskStatus.STOPPED:
+            m.stopping = True
+        with self._lock:
+            self._tasks[task.task_id] = m
+        return m
+
+    def _wake(self, task_id: str) -> None:
+        with self._lock:
+            m = self._tasks.get(task_id)
+            if m is None:
+                return
+            if m.running:
+                m.again = True
+                return
+            if m.scheduled:
+                return
+            m.scheduled = True
+        self._queue.put(task_id)
+
+    def _begin_stop(self, m: _Managed, code: StopCode, reason: str) -> None:
+        t = m.task
+        if not m.stopping:
+            m.stopping = True
+        if t.desired_status != TaskStatus.STOPPED:
+            t.desired_status = TaskStatus.STOPPED
+        if t.stop_code is None:
+            t.stop_code = code
+            t.stopped_reason = reason
+        if t.stopping_at is None:
+            t.stopping_at = self.clock.now()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            task_id = self._queue.get()
+            if task_id is None:
+                return
+            with self._lock:
+                m = self._tasks.get(task_id)
+                if m is None:
+                    continue
+                m.scheduled = False
+                m.running = True
+            try:
+                while not self._stop.is_set():
+                    with self._lock:
+                        m.again = False
+                    self._step(m)
+                    with self._lock:
+                        if not m.again:
+                            m.running = False
+                            break
+            except Exception:  # never let a worker die: log, and look at this task again later
+                log.exception("error while stepping task %s", task_id)
+                with self._lock:
+                    m.running = False
+                    m.wake_at = self.clock.now() + 1.0
+
+    def _read_events(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for ev in self._events:
+                    self._on_event(ev)
+                    if self._stop.is_set():
+                        return
+            except Exception:
+                log.exception("docker event stream failed; reconnecting")
+            if self._stop.wait(0.5):
+                return
+            with contextlib.suppress(Exception):
+                self._events = self.driver.events(self._label_filter)
+            self._resync()
+
+    def _on_event(self, ev: RuntimeEvent) -> None:
+        task_id = ev.labels.get(naming.LABEL_TASK_ID)
+        name = ev.labels.get(naming.LABEL_CONTAINER_NAME)
+        if not task_id or ev.kind not in ("start", "die", "oom", "health", "destroy"):
+            return
+        with self._lock:
+            m = self._tasks.get(task_id)
+            if m is None:
+                return
+            if ev.labels.get(naming.LABEL_ROLE) == "pause":
+                m.refresh.add(C.PAUSE_NAME)
+            elif name in m.obs:
+                if ev.kind == "health" and ev.health:
+                    m.obs[name].health = ev.health
+                m.refresh.add(name)
+        self._wake(task_id)
+
+    def _tick(self) -> None:
+        last_resync = self.clock.monotonic()
+        while not self._stop.wait(0.2):
+            now = self.clock.now()
+            due: list[str] = []
+            cleanup: list[_Managed] = []
+            with self._lock:
+                for tid, m in self._tasks.items():
+                    if m.wake_at is not None and now >= m.wake_at:
+                        m.wake_at = None
+                        due.append(tid)
+                    if m.cleanup_at is not None and now >= m.cleanup_at and not m.running:
+                        m.cleanup_at = None
+                        cleanup.append(m)
+            for tid in due:
+                self._wake(tid)
+            for m in cleanup:
+                self._cleanup(m)
+            if self.clock.monotonic() - last_resync >= self.resync_interval:
+                last_resync = self.clock.monotonic()
+                with contextlib.suppress(Exception):
+                    self._resync()
+
+    def _resync(self) -> None:
+        """Compare with Docker: wake tasks whose containers changed behind our back; drop orphans."""
+        states = self.driver.list(self._label_filter, all=True)
+        seen: dict[str, list[ContainerState]] = {}
+        for s in states:
+            seen.setdefault(s.labels.get(naming.LABEL_TASK_ID, ""), []).append(s)
+        with self._lock:
+            managed = dict(self._tasks)
+        for tid, m in managed.items():
+            if m.task.last_status == TaskStatus.STOPPED:
+                continue
+            current = {s.labels.get(naming.LABEL_CONTAINER_NAME): s for s in seen.get(tid, [])}
+            changed = False
+            for name, o in list(m.obs.items()) + ([(C.PAUSE_NAME, m.pause)] if m.pause else []):
+                if o.phase in (Phase.CREATED, Phase.RUNNING):
+                    s = current.get(name)
+                    if s is None or (o.phase == Phase.RUNNING and not s.running):
+                        with self._lock:
+                            m.refresh.add(name)
+                        changed = True
+            if changed:
+                self._wake(tid)
+        for tid, group in seen.items():
+            if tid not in managed:
+                for s in group:
+                    log.info("removing orphan container %s", s.name)
+                    with contextlib.suppress(RuntimeDriverError):
+                        self.driver.remove(s.id, force=True)
+
+    # -- one step of one task ---------------------------------------------------------------------
+
+    def _observe(self, s: ContainerState) -> Observed:
+        if s.running:
+            phase = Phase.RUNNING
+        elif s.status == "created":
+            phase = Phase.CREATED
+        else:
+            phase = Phase.STOPPED
+        return Observed(phase=phase, runtime_id=s.id, exit_code=s.exit_code if phase == Phase.STOPPED else None,
+                        oom_killed=s.oom_killed, health=s.health, started_at=s.started_at,
+                        finished_at=s.finished_at if phase == Phase.STOPPED else None)
+
+    def _refresh(self, m: _Managed) -> None:
+        with self._lock:
+            names = set(m.refresh)
+            m.refresh.clear()
+        for name in names:
+            o = m.pause if name == C.PAUSE_NAME else m.obs.get(name)
+            if o is None or o.runtime_id is None:
+                continue
+            try:
+                s = self.driver.inspect(o.runtime_id)
+                new = self._observe(s)
+            except ContainerNotFoundError:
+                new = Observed(phase=Phase.STOPPED, runtime_id=o.runtime_id, exit_code=o.exit_code,
+                               finished_at=self.clock.now())
+            if o.phase == Phase.STOPPED and new.phase != Phase.STOPPED:
+                continue  # never move backwards (a restart policy would be the only cause)
+            new.error = o.error
+            if new.phase == Phase.STOPPED and o.phase != Phase.NONE:
+                new.health = o.health  # the last health seen while it ran, not the engine's after-exit view
+            if name == C.PAUSE_NAME:
+                m.pause = new
+            else:
+                m.obs[name] = new
+                self._bindings(m, name, s if new.phase == Phase.RUNNING else None)
+
+    def _step(self, m: _Managed) -> None:
+        self._refresh(m)
+        if m.task.last_status == TaskStatus.STOPPED:
+            return
+        now = self.clock.now()
+        result = step(m.plan, m.obs, m.pause, stopping=m.stopping, now=now, created_at=m.task.created_at)
+        for action in result.actions:
+            if isinstance(action, Fail):
+                with self._lock:
+                    self._begin_stop(m, action.code, action.reason)
+                with self._lock:
+                    m.again = True
+                break
+            self._apply(m, action)
+        if result.actions:
+            with self._lock:
+                m.again = True
+        m.wake_at = result.wake_at
+        self._update_record(m, done=result.done)
+
+    def _apply(self, m: _Managed, action: Any) -> None:
+        t = m.task
+        if isinstance(action, Provision):
+            self._provision(m)
+        elif isinstance(action, Create):
+            self._create(m, action.container)
+        elif isinstance(action, Start):
+            o = m.obs[action.container]
+            try:
+                self.driver.start(o.runtime_id)
+                s = self.driver.inspect(o.runtime_id)
+                m.obs[action.container] = new = self._observe(s)
+                new.error = None
+                self._bindings(m, action.container, s if new.phase == Phase.RUNNING else None)
+            except RuntimeDriverError as e:
+                o.error = _reason("CannotStartContainerError", e)
+        elif isinstance(action, Stop):
+            o = m.obs[action.container]
+            with contextlib.suppress(RuntimeDriverError):
+                self.driver.stop(o.runtime_id, action.timeout)
+            with self._lock:
+                m.refresh.add(action.container)
+            self._refresh(m)
+            if m.obs[action.container].phase != Phase.STOPPED:  # vanished or refused: count as stopped
+                m.obs[action.container].phase = Phase.STOPPED
+        elif isinstance(action, Remove):
+            o = m.obs[action.container]
+            with contextlib.suppress(RuntimeDriverError):
+                self.driver.remove(o.runtime_id, force=True)
+            m.obs[action.container] = Observed(phase=Phase.STOPPED, runtime_id=o.runtime_id, error=o.error)
+        elif isinstance(action, Deprovision):
+            assert m.pause is not None
+            with contextlib.suppress(RuntimeDriverError):
+                if m.pause.runtime_id:
+                    self.driver.stop(m.pause.runtime_id, 2)
+            m.pause.phase = Phase.STOPPED
+            if t.attachment:
+                t.attachment.status = "DELETED"
+        else:
+            raise AssertionError(action)
+
+    def _network_for(self, m: _Managed) -> str:
+        name = self.default_network
+        nc = (m.task.network_configuration or {}).get("awsvpcConfiguration") or {}
+        subnets = nc.get("subnets") or []
+        if subnets:
+            name = f"minecs-{subnets[0]}"
+        if name not in self._networks:
+            self.driver.create_network(name, {naming.LABEL_MANAGED: "1"})
+            self._networks.add(name)
+        return name
+
+    def _provision(self, m: _Managed) -> None:
+        t = m.task
+        try:
+            network = self._network_for(m)
+            self.driver.ensure_image(C.PAUSE_IMAGE)
+            spec = C.pause_spec(m.td, t, self.placement, network)
+            pid = self._create_or_adopt(spec)
+            m.pause = Observed(phase=Phase.CREATED, runtime_id=pid)
+            self.driver.start(pid)
+            s = self.driver.inspect(pid)
+            m.pause = self._observe(s)
+            if t.attachment is None:
+                t.attachment = Attachment(attachment_id=naming.new_id())
+            t.attachment.network_name = network
+            t.attachment.subnet_id = network.removeprefix("minecs-")
+            t.attachment.private_ip = s.ip_addresses.get(network)
+            t.attachment.status = "ATTACHED"
+            m.pause_state = s
+        except RuntimeDriverError as e:
+            m.pause = Observed(phase=Phase.STOPPED, error=_reason("ResourceInitializationError", e))
+
+    def _create_or_adopt(self, spec: Any) -> str:
+        """Create the container; if one of that name exists (a crash between create and report), use it."""
+        try:
+            return self.driver.create(spec)
+        except RuntimeDriverError as e:
+            if "already in use" in str(e) or "Conflict" in str(e):
+                return self.driver.inspect(spec.name).id
+            raise
+
+    def _create(self, m: _Managed, name: str) -> None:
+        t = m.task
+        c = next(c for c in m.td.containers if c.name == name)
+        if t.pull_started_at is None:
+            t.pull_started_at = self.clock.now()
+        try:
+            self.driver.ensure_image(c.image)
+        except ImageNotFoundError as e:
+            m.obs[name].error = _reason("CannotPullContainerError", e)
+            t.pull_stopped_at = self.clock.now()
+            return
+        except RuntimeDriverError as e:
+            m.obs[name].error = _reason("CannotPullContainerError", e)
+            return
+        t.pull_stopped_at = self.clock.now()
+        pause_id = m.pause.runtime_id if m.pause else None
+        network = None if m.plan.awsvpc else "bridge"
+        try:
+            cid = self._create_or_adopt(C.container_spec(m.td, t, c, self.placement, pause_id=pause_id,
+                                                         network=network))
+            m.obs[name] = Observed(phase=Phase.CREATED, runtime_id=cid)
+        except RuntimeDriverError as e:
+            m.obs[name].error = _reason("CannotCreateContainerError", e)
+
+    def _bindings(self, m: _Managed, name: str, s: ContainerState | None) -> None:
+        """Record the container's network bindings (awsvpc: the pause container publishes them)."""
+        rec = m.task.container(name)
+        if rec is None or s is None:
+            return
+        c = next(c for c in m.td.containers if c.name == name)
+        source = m.pause_state if m.plan.awsvpc else s
+        if m.plan.awsvpc and source is None and m.pause and m.pause.runtime_id:
+            with contextlib.suppress(RuntimeDriverError):
+                source = self.driver.inspect(m.pause.runtime_id)
+                m.pause_state = source
+        binds = []
+        for p in c.port_mappings:
+            hp = source.host_port(p.container_port, p.protocol) if source else None
+            if hp:
+                binds.append(NetworkBinding(self.placement.host_ip, p.container_port, hp, p.protocol))
+        rec.network_bindings = binds
+
+    def _update_record(self, m: _Managed, *, done: bool) -> None:
+        """Fold observations into the task record; report it if anything changed."""
+        t = m.task
+        before = copy.deepcopy(t)
+        d = derive(m.plan, m.obs, m.pause, has_check=m.has_check, stopping=m.stopping)
+        now = self.clock.now()
+        for c in t.containers:
+            o = m.obs[c.name]
+            c.runtime_id = o.runtime_id or c.runtime_id
+            c.last_status = ContainerStatus[d.container_status[c.name]]
+            c.health_status = d.container_health[c.name]
+            if o.phase == Phase.STOPPED:
+                c.exit_code = o.exit_code
+                c.reason = d.container_reason[c.name] or c.reason
+                c.network_bindings = []
+                c.finished_at = o.finished_at
+            elif o.error:
+                c.reason = o.error
+            c.started_at = o.started_at or c.started_at
+        t.health_status = task_health(t.containers)
+        if done:
+            t.last_status = TaskStatus.STOPPED
+            t.stopped_at = t.stopped_at or now
+            t.execution_stopped_at = t.execution_stopped_at or now
+            if t.stop_code is None:
+                t.stop_code = StopCode.ESSENTIAL_CONTAINER_EXITED
+                t.stopped_reason = "Essential container in task exited"
+            m.cleanup_at = now + self.cleanup_wait
+        else:
+            status = TaskStatus[d.last_status]
+            if status > t.last_status:  # statuses only move forward
+                t.last_status = status
+            if t.last_status == TaskStatus.RUNNING and t.started_at is None:
+                t.started_at = now
+                t.connectivity_at = now
+            if m.stopping and all(o.phase != Phase.RUNNING for o in m.obs.values()) and \
+                    t.execution_stopped_at is None:
+                t.execution_stopped_at = now
+        if t != before:
+            t.version += 1
+            self.reporter.report(copy.deepcopy(t))
+
+    def _cleanup(self, m: _Managed) -> None:
+        """Remove a stopped task's containers (its record stays describable in the store)."""
+        ids = [o.runtime_id for o in m.obs.values() if o.runtime_id]
+        if m.pause and m.pause.runtime_id:
+            ids.append(m.pause.runtime_id)
+        for cid in ids:
+            with contextlib.suppress(RuntimeDriverError):
+                self.driver.remove(cid, force=True)
+        with self._lock:
+            self._tasks.pop(m.task.task_id, None)
+        m.task.cleaned_up = True
+        self.reporter.report(copy.deepcopy(m.task))
+
+
+def _reason(prefix: str, e: Exception) -> str:
+    msg = str(e)
+    return msg if msg.startswith(prefix) else f"{prefix}: {msg}"

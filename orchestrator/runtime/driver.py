@@ -1,0 +1,250 @@
+"""The ``ContainerDriver`` protocol and the types it speaks.
+
+This module owns the contract between minecs and a container engine: what a container is asked to be
+(``ContainerSpec``), what it is observed to be (``ContainerState``) and what happens to it
+(``RuntimeEvent``). It is pure data and typing: it must not import ``docker`` or do any I/O.
+
+Conventions shared by every implementation (``DockerDriver``, ``FakeDriver``):
+
+- Containers are addressed by id or name (``ref``); an unknown ref raises ``ContainerNotFoundError``
+  except in ``remove`` and ``kill``-on-a-stopped-container, which are no-ops.
+- Times are epoch seconds as ``float``; a time that has not happened yet is ``None``.
+- Label filters (``list``, ``events``, ``list_networks``) are ANDed equality tests; a value of ``""`` or
+  ``None`` means "the label is present, whatever its value".
+- Every method has a bounded wait, except iterating ``logs(follow=True)`` and ``events`` (which end when
+  the container stops or the stream is closed).
+- Failures are ``RuntimeDriverError`` (``retryable`` when trying again may help), or its subclasses
+  ``ImageNotFoundError`` and ``ContainerNotFoundError``. Messages that end a task use ECS's reason
+  prefixes: ``CannotPullContainerError:``, ``CannotCreateContainerError:``, ``CannotStartContainerError:``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+#: Docker's container statuses, in the order a container usually passes through them.
+STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+
+#: Event kinds a driver emits; anything else the engine reports (exec_*, attach, resize...) is dropped.
+EVENT_KINDS = frozenset(
+    {"create", "start", "die", "oom", "health", "destroy", "stop", "kill", "pause", "unpause", "restart"}
+)
+
+
+@dataclass(frozen=True)
+class PortPublish:
+    """Publish ``container_port/protocol`` on ``host_ip:host_port``; ``host_port=None`` lets the engine pick."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = "127.0.0.1"
+    host_port: int | None = None
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    """A container health check. ``test`` is in Docker form: ``("CMD", "x", ...)`` or ``("CMD-SHELL", "...")``."""
+
+    test: tuple[str, ...]
+    interval_s: int
+    timeout_s: int
+    retries: int
+    start_period_s: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container.
+
+    ``network`` is a network name, ``"bridge"``, ``"host"``, ``"none"`` or ``"container:<id>"`` (join that
+    container's network namespace; then ``ports`` and ``hostname`` must be empty). ``ulimits`` are
+    ``(name, soft, hard)``; ``links`` are ``(container, alias)``; ``extra_hosts`` maps host name to IP;
+    ``tmpfs`` maps a mount path to its options. When ``memory_bytes`` is set, swap is limited to the same
+    amount so exceeding it is an OOM kill, not swapping.
+    """
+
+    name: str
+    image: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    network: str = "bridge"
+    network_aliases: tuple[str, ...] = ()
+    hostname: str | None = None
+    ports: tuple[PortPublish, ...] = ()
+    cpu_shares: int | None = None
+    nano_cpus: int | None = None
+    memory_bytes: int | None = None
+    memory_reservation_bytes: int | None = None
+    health: HealthSpec | None = None
+    stop_timeout_s: int | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    links: tuple[tuple[str, str], ...] = ()
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
+    dns_servers: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    ulimits: tuple[tuple[str, int, int], ...] = ()
+    readonly_rootfs: bool = False
+    privileged: bool = False
+    binds: tuple[str, ...] = ()
+    volumes_from: tuple[str, ...] = ()
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    init: bool = False
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    log_driver: str | None = None
+    log_options: Mapping[str, str] = field(default_factory=dict)
+    tty: bool = False
+    stdin_open: bool = False
+    network_disabled: bool = False
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """A port the engine actually bound (only while the container runs)."""
+
+    container_port: int
+    protocol: str
+    host_ip: str
+    host_port: int
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """One observation of a container.
+
+    ``status`` is Docker's (see ``STATUSES``). ``exit_code`` is ``None`` until the container has ended
+    (or failed to start: then ``error`` says why). ``health`` is ``"starting"``, ``"healthy"``,
+    ``"unhealthy"`` or ``None`` when the container has no check. ``ip_addresses`` maps network name to
+    IPv4 and ``ports`` lists bound ports; both are empty when the container is not running (and
+    ``ip_addresses`` is empty for a ``container:<id>`` network). The limits are those applied (``None``
+    when unlimited).
+    """
+
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    image: str
+    status: str
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+    error: str
+    health: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    ip_addresses: Mapping[str, str] = field(default_factory=dict)
+    ports: tuple[PortBinding, ...] = ()
+    nano_cpus: int | None = None
+    cpu_shares: int | None = None
+    memory_bytes: int | None = None
+    memory_reservation_bytes: int | None = None
+
+    def host_port(self, container_port: int, protocol: str = "tcp") -> int | None:
+        """The first host port bound for ``container_port/protocol``, or ``None``."""
+        for binding in self.ports:
+            if binding.container_port == container_port and binding.protocol == protocol:
+                return binding.host_port
+        return None
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """Something that happened to a container. ``exit_code`` is set on ``die``; ``health`` on ``health``."""
+
+    kind: str
+    container_id: str
+    labels: Mapping[str, str]
+    time: float
+    exit_code: int | None = None
+    health: str | None = None
+
+
+@runtime_checkable
+class EventStream(Protocol):
+    """An iterator of ``RuntimeEvent``; ``close()`` (from any thread) makes iteration end promptly."""
+
+    def __iter__(self) -> Iterator[RuntimeEvent]: ...
+
+    def __next__(self) -> RuntimeEvent: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ContainerDriver(Protocol):
+    """What minecs needs from a container engine. See the module docstring for shared conventions."""
+
+    def ping(self) -> None:
+        """Raise ``RuntimeDriverError(retryable=True)`` unless the engine answers."""
+
+    def image_exists(self, image: str) -> bool:
+        """Whether ``image`` is in the local cache."""
+
+    def ensure_image(self, image: str) -> None:
+        """Prefer-cached: return if ``image`` is local, else pull it.
+
+        Raises:
+            ImageNotFoundError: neither cached nor pullable; message ``CannotPullContainerError: ...``.
+        """
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container and return its id.
+
+        Raises:
+            ImageNotFoundError: the image is not local (call ``ensure_image`` first).
+            RuntimeDriverError: name conflict or invalid spec (``CannotCreateContainerError: ...``).
+        """
+
+    def start(self, ref: str) -> None:
+        """Start a created (or stopped) container; starting a running one is a no-op.
+
+        Raises:
+            ContainerNotFoundError: no such container.
+            RuntimeDriverError: the engine could not start it (``CannotStartContainerError: ...``).
+        """
+
+    def stop(self, ref: str, timeout_s: int) -> None:
+        """Send the stop signal, then SIGKILL after ``timeout_s``; stopping a stopped container is a no-op."""
+
+    def kill(self, ref: str, signal: str = "SIGKILL") -> None:
+        """Send ``signal``; a no-op when the container is not running."""
+
+    def remove(self, ref: str, force: bool = True) -> None:
+        """Remove the container (killing it first when ``force``); a missing container is not an error."""
+
+    def inspect(self, ref: str) -> ContainerState:
+        """The container's current state. Raises ``ContainerNotFoundError`` if it does not exist."""
+
+    def list(self, labels: Mapping[str, str | None], all: bool = True) -> builtins.list[ContainerState]:
+        """Containers carrying all ``labels`` (newest first); only running ones unless ``all``."""
+
+    def logs(
+        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
+    ) -> Iterator[bytes]:
+        """Combined stdout and stderr. ``follow`` keeps yielding until the container stops."""
+
+    def events(self, labels: Mapping[str, str | None], *, since: float | None = None) -> EventStream:
+        """Container events for containers carrying ``labels``, from ``since`` (default: now) on.
+
+        The subscription is established before this returns, so an action taken afterwards is seen.
+        """
+
+    def create_network(self, name: str, labels: Mapping[str, str], subnet: str | None = None) -> str:
+        """Create a bridge network and return its id; an existing network of that name is returned as is."""
+
+    def remove_network(self, name_or_id: str) -> None:
+        """Remove a network; a missing network is not an error."""
+
+    def list_networks(self, labels: Mapping[str, str | None]) -> builtins.list[tuple[str, str]]:
+        """``(id, name)`` of the networks carrying all ``labels``."""
+
+    def exec_run(self, ref: str, cmd: builtins.list[str]) -> tuple[int, bytes]:
+        """Run ``cmd`` inside a running container; return its exit code and combined output."""
