@@ -21,7 +21,7 @@ from typing import Any
 from orchestrator import __version__, naming
 from orchestrator.api.server import ApiHttpServer
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.errors import (ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
+from orchestrator.errors import (ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
                                  MinecsError, RuntimeDriverError)
 from orchestrator.home import Home
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
@@ -41,6 +41,8 @@ class ControlPlane:
         self._changed = threading.Condition()
         self._generation = 0
         self.runner = runner_factory(self) if runner_factory else None
+        from orchestrator.controller import ServiceController
+        self.controller = ServiceController(self)
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -58,6 +60,11 @@ class ControlPlane:
         with self._changed:
             self._generation += 1
             self._changed.notify_all()
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every change worth re-reading (task reports, service writes)."""
+        return self._generation
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         deadline = self.clock.monotonic() + timeout
@@ -78,6 +85,8 @@ class ControlPlane:
             if cur is None:
                 return
             self.store.put_task(task_ops.merge_report(cur, task))
+        if cur.service_name:
+            self.controller.wake(cur.cluster, cur.service_name)
         self.notify()
 
     # -- tasks ----------------------------------------------------------------------------------
@@ -85,6 +94,10 @@ class ControlPlane:
     def run_tasks(self, rr: task_ops.RunRequest, region: str, *,
                   placement: dict[str, Any] | None = None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
         cluster, td, launch_type = task_ops.prepare_run(self.store, rr)
+        return self._launch(td, rr, cluster, region, launch_type)
+
+    def _launch(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str,
+                launch_type: str) -> tuple[list[TaskRecord], list[dict[str, str]]]:
         if launch_type == "EC2":
             raise InvalidParameterException("No Container Instances were found in your cluster.")
         if self.runner is None:
@@ -102,6 +115,39 @@ class ControlPlane:
             self.runner.run(t, td)
         self.notify()
         return tasks, []
+
+    # -- services -------------------------------------------------------------------------------
+
+    def service_changed(self, svc: Any) -> None:
+        self.controller.wake(svc.cluster, svc.name)
+        self.notify()
+
+    def apply_service_plan(self, svc: Any, plan: Any) -> list[str]:
+        """Carry out a service plan's stops and starts; returns the IDs of the tasks started."""
+        for task_id, code, reason in plan.stop:
+            t = self.store.get_task(task_id)
+            if t is not None:
+                self.stop_task(t, code, reason)
+        started: list[str] = []
+        for dep_id, n in plan.start:
+            dep = next((d for d in svc.deployments if d.id == dep_id), None)
+            if dep is None or n <= 0:
+                continue
+            rec = self.store.get_task_definition(*_family_rev(dep.task_definition))
+            if rec is None:
+                continue
+            rr = task_ops.RunRequest(
+                cluster=svc.cluster, task_definition=dep.task_definition, count=n, launch_type=dep.launch_type,
+                started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
+                platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id)
+            try:
+                tasks, _ = self._launch(taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type)
+            except MinecsError as e:
+                self.controller._add_events_now(svc.cluster, svc.name, [
+                    f"(service {svc.name}) was unable to place a task. Reason: {e.message}"])
+                continue
+            started.extend(t.task_id for t in tasks)
+        return started
 
     def start_tasks(self, req: Any) -> dict[str, Any]:
         raise InvalidParameterException("StartTask needs container instances; none are registered.")
@@ -140,7 +186,8 @@ class ControlPlane:
         by_status = self.store.count_tasks(cluster)
         running = by_status.get("RUNNING", 0)
         pending = sum(n for s, n in by_status.items() if s in ("PROVISIONING", "PENDING", "ACTIVATING"))
-        return {"instances": 0, "running": running, "pending": pending, "services": 0}
+        services = len(self.store.list_services(cluster, statuses=("ACTIVE",)))
+        return {"instances": 0, "running": running, "pending": pending, "services": services}
 
     def cluster_statistics(self, cluster: str) -> list[dict[str, str]]:
         c = self.cluster_counts(cluster)
@@ -153,7 +200,10 @@ class ControlPlane:
         def tasks_active(cluster: str) -> None:
             if self.store.list_tasks(cluster=cluster, not_stopped=True):
                 raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
-        return [tasks_active]
+        def services_active(cluster: str) -> None:
+            if self.store.list_services(cluster, statuses=("ACTIVE", "DRAINING")):
+                raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
+        return [services_active, tasks_active]
 
     # -- process --------------------------------------------------------------------------------
 
@@ -161,10 +211,17 @@ class ControlPlane:
         if self.runner is not None:
             self.adopt_tasks()
             self.runner.start()
+        self.controller.start()
 
     def stop(self) -> None:
+        self.controller.stop()
         if self.runner is not None:
             self.runner.stop()
+
+
+def _family_rev(ref: str) -> tuple[str, int]:
+    fam, _, rev = ref.partition(":")
+    return fam, int(rev)
 
 
 def fargate_instance_label(home: Home) -> str:

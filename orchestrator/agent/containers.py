@@ -45,11 +45,23 @@ def plan_of(td: Any) -> Plan:
     return Plan(
         containers=tuple(c.name for c in td.containers),
         essential=frozenset(c.name for c in td.containers if c.essential),
-        deps={c.name: tuple(Dep(d.container_name, d.condition) for d in c.depends_on) for c in td.containers},
+        deps={c.name: _deps(c) for c in td.containers},
         start_timeout={c.name: c.start_timeout or DEFAULT_START_TIMEOUT for c in td.containers},
         stop_timeout={c.name: c.stop_timeout or DEFAULT_STOP_TIMEOUT for c in td.containers},
         awsvpc=td.network_mode == "awsvpc",
     )
+
+
+def _deps(c: Any) -> tuple[Dep, ...]:
+    """dependsOn, plus the START ordering that ``links`` and ``volumesFrom`` imply (ECS does the same)."""
+    deps = [Dep(d.container_name, d.condition) for d in c.depends_on]
+    named = {d.target for d in deps}
+    implied = [link.partition(":")[0] for link in c.links] + [v.source_container for v in c.volumes_from]
+    for target in implied:
+        if target not in named:
+            deps.append(Dep(target, "START"))
+            named.add(target)
+    return tuple(deps)
 
 
 def _docker_name(task: TaskRecord, container: str) -> str:
@@ -87,7 +99,8 @@ def task_size(td: Any, task: TaskRecord) -> tuple[int | None, int | None]:
 
 def env_for(task: TaskRecord, c: Any, placement: Placement) -> dict[str, str]:
     """The container's environment: definition, then overrides, then what the ECS agent injects
-    (region and execution env only when the user did not set them)."""
+    (``AWS_REGION``/``AWS_DEFAULT_REGION`` and the metadata URIs only when the user did not set them;
+    ``AWS_EXECUTION_ENV`` always, as the agent does)."""
     env = dict(c.environment)
     for item in _override(task, c.name).get("environment", []) or []:
         env[item["name"]] = item.get("value", "")

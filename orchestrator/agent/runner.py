@@ -136,6 +136,9 @@ class TaskRunner:
                     m.pause = self._observe(s)
                 elif name in m.obs:
                     m.obs[name] = self._observe(s)
+            att = task.attachment
+            if m.plan.awsvpc and m.pause is None and att is not None and att.status == "ATTACHED":
+                m.pause = Observed(phase=Phase.STOPPED)  # its namespace is gone: the task cannot go on
             for c in task.containers:  # created before the crash but gone now: it stopped
                 if c.runtime_id and m.obs[c.name].phase == Phase.NONE:
                     m.obs[c.name] = Observed(phase=Phase.STOPPED, runtime_id=c.runtime_id,
@@ -261,6 +264,8 @@ class TaskRunner:
             elif name in m.obs:
                 if ev.kind == "health" and ev.health:
                     m.obs[name].health = ev.health
+                if ev.kind == "die" and ev.exit_code is not None:
+                    m.obs[name].exit_code = ev.exit_code  # kept if the container is removed before inspect
                 m.refresh.add(name)
         self._wake(task_id)
 

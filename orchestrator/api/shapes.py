@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import naming
+from orchestrator.model.service import ServiceRecord
 from orchestrator.model.task import TaskRecord, TaskStatus
 from orchestrator.ops.taskdefs import registered_document
 from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
@@ -135,3 +136,71 @@ def task_shape(t: TaskRecord, region: str, *, tags: list[tuple[str, str]] | None
         "tags": tags_shape(tags) if tags is not None else None,
     })
     return out
+
+
+def _deployment_config_shape(s: ServiceRecord) -> dict[str, Any]:
+    c = s.deployment_config
+    return {"deploymentCircuitBreaker": {"enable": c.circuit_breaker_enable, "rollback": c.circuit_breaker_rollback},
+            "maximumPercent": c.maximum_percent, "minimumHealthyPercent": c.minimum_healthy_percent}
+
+
+def service_shape(s: ServiceRecord, region: str, tasks: list[TaskRecord], *,
+                  tags: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """A Service as DescribeServices returns it. Counts come from the live tasks: ``runningCount`` =
+    RUNNING, ``pendingCount`` = PROVISIONING/PENDING/ACTIVATING, overall and per deployment."""
+    def counts(ts: list[TaskRecord]) -> tuple[int, int]:
+        live = [t for t in ts if t.desired_status == TaskStatus.RUNNING]
+        running = sum(1 for t in live if t.last_status == TaskStatus.RUNNING)
+        pending = sum(1 for t in live if t.last_status < TaskStatus.RUNNING)
+        return running, pending
+
+    def td_arn(ref: str) -> str:
+        fam, _, rev = ref.partition(":")
+        return naming.task_definition_arn(region, fam, int(rev))
+
+    running, pending = counts(tasks)
+    deployments = []
+    for d in s.deployments:
+        r, p = counts([t for t in tasks if t.deployment_id == d.id])
+        deployments.append(compact({
+            "id": d.id, "status": d.status, "taskDefinition": td_arn(d.task_definition),
+            "desiredCount": d.desired_count if d.status == "PRIMARY" else 0,
+            "pendingCount": p, "runningCount": r, "failedTasks": d.failed_tasks,
+            "createdAt": d.created_at, "updatedAt": d.updated_at, "launchType": d.launch_type,
+            "platformVersion": d.platform_version,
+            "platformFamily": "Linux" if d.launch_type == "FARGATE" else None,
+            "networkConfiguration": d.network_configuration,
+            "rolloutState": d.rollout_state, "rolloutStateReason": d.rollout_state_reason,
+        }))
+    return compact({
+        "serviceArn": naming.service_arn(region, s.cluster, s.name),
+        "serviceName": s.name,
+        "clusterArn": naming.cluster_arn(region, s.cluster),
+        "loadBalancers": s.load_balancers,
+        "serviceRegistries": [],
+        "status": s.status,
+        "desiredCount": s.desired_count,
+        "runningCount": running,
+        "pendingCount": pending,
+        "launchType": s.launch_type,
+        "platformVersion": s.platform_version,
+        "platformFamily": "Linux" if s.launch_type == "FARGATE" else None,
+        "taskDefinition": td_arn(s.task_definition),
+        "deploymentConfiguration": _deployment_config_shape(s),
+        "deployments": deployments,
+        "roleArn": s.role_arn,
+        "events": [{"id": e.id, "createdAt": e.created_at, "message": e.message} for e in s.events],
+        "createdAt": s.created_at,
+        "placementConstraints": s.placement_constraints,
+        "placementStrategy": s.placement_strategy,
+        "networkConfiguration": s.network_configuration,
+        "healthCheckGracePeriodSeconds": s.health_check_grace_period if s.load_balancers or
+        s.health_check_grace_period else None,
+        "schedulingStrategy": s.scheduling_strategy,
+        "deploymentController": {"type": "ECS"},
+        "createdBy": f"arn:aws:iam::{naming.ACCOUNT_ID}:root",
+        "enableECSManagedTags": s.enable_ecs_managed_tags,
+        "propagateTags": s.propagate_tags,
+        "enableExecuteCommand": s.enable_execute_command,
+        "tags": tags_shape(tags) if tags is not None else None,
+    })

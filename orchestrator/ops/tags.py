@@ -24,8 +24,16 @@ def resource_key(store: Store, resource_arn: str) -> str:
             rev = None
             fam = ""
         exists = rev is not None and store.get_task_definition(fam, rev) is not None
-    elif hasattr(store, "resource_exists"):
-        exists = store.resource_exists(key)
+    elif kind == "task":
+        cluster, _, task_id = rest.partition("/")
+        t = store.get_task(task_id)
+        exists = t is not None and t.cluster == cluster
+    elif kind == "service":
+        cluster, _, name = rest.partition("/")
+        svc = store.get_service(cluster, name)
+        exists = svc is not None and svc.status != "INACTIVE"
+    else:
+        exists = False
     if not exists:
         raise ResourceNotFoundException("The specified resource could not be found.")
     return key

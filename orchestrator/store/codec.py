@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from orchestrator.model.service import Deployment, DeploymentConfig, ServiceEvent, ServiceRecord
 from orchestrator.model.task import (Attachment, ContainerRecord, ContainerStatus, NetworkBinding, StopCode,
                                      TaskRecord, TaskStatus)
 
@@ -45,3 +46,17 @@ def task_from_dict(d: dict[str, Any]) -> TaskRecord:
     d["containers"] = containers
     known = {f.name for f in dataclasses.fields(TaskRecord)}
     return TaskRecord(**{k: v for k, v in d.items() if k in known})
+
+
+def service_to_dict(s: ServiceRecord) -> dict[str, Any]:
+    return dataclasses.asdict(s)
+
+
+def service_from_dict(d: dict[str, Any]) -> ServiceRecord:
+    d = dict(d)
+    d["deployment_config"] = DeploymentConfig(**d.get("deployment_config") or {})
+    d["deployments"] = [Deployment(**x) for x in d.get("deployments") or []]
+    d["events"] = [ServiceEvent(**x) for x in d.get("events") or []]
+    d["last_completed"] = Deployment(**d["last_completed"]) if d.get("last_completed") else None
+    known = {f.name for f in dataclasses.fields(ServiceRecord)}
+    return ServiceRecord(**{k: v for k, v in d.items() if k in known})

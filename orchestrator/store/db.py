@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.model.task import TaskRecord, TaskStatus
-from orchestrator.store.codec import task_from_dict, task_to_dict
+from orchestrator.model.service import ServiceRecord
+from orchestrator.store.codec import service_from_dict, service_to_dict, task_from_dict, task_to_dict
 from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
 
 # Each entry migrates from version i to i+1; PRAGMA user_version records how far a database got.
@@ -68,6 +69,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tasks_by_cluster ON tasks(cluster, desired_status);
     CREATE INDEX tasks_by_service ON tasks(cluster, service_name)
+    """,
+    # 3: services (one row per cluster and name; creating a service over an INACTIVE one replaces it)
+    """
+    CREATE TABLE services (
+        cluster TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (cluster, name)
+    )
     """,
 ]
 
@@ -321,3 +333,41 @@ class Store:
 
     def delete_task(self, task_id: str) -> None:
         self._exec("DELETE FROM tasks WHERE task_id = ?", (task_id,))
+
+    # -- services -----------------------------------------------------------------------------
+
+    def put_service(self, s: ServiceRecord, *, expect_version: int | None = None) -> bool:
+        """Write ``s`` with its version bumped. With ``expect_version``, only if the stored version still
+        is that one (compare-and-set); returns False when someone wrote in between."""
+        with self.transaction():
+            row = self._one("SELECT doc FROM services WHERE cluster = ? AND name = ?", (s.cluster, s.name))
+            current = json.loads(row["doc"]).get("version", 0) if row else 0
+            if expect_version is not None and current != expect_version:
+                return False
+            s.version = current + 1
+            self._put_service_row(s)
+            return True
+
+    def _put_service_row(self, s: ServiceRecord) -> None:
+        self._exec(
+            "INSERT INTO services(cluster, name, status, created_at, doc) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(cluster, name) DO UPDATE SET status=excluded.status, created_at=excluded.created_at, "
+            "doc=excluded.doc",
+            (s.cluster, s.name, s.status, s.created_at, json.dumps(service_to_dict(s))),
+        )
+
+    def get_service(self, cluster: str, name: str) -> ServiceRecord | None:
+        row = self._one("SELECT doc FROM services WHERE cluster = ? AND name = ?", (cluster, name))
+        return service_from_dict(json.loads(row["doc"])) if row else None
+
+    def list_services(self, cluster: str | None = None, *, statuses: tuple[str, ...] | None = None) -> list[ServiceRecord]:
+        sql = "SELECT doc FROM services WHERE 1=1"
+        args: list[Any] = []
+        if cluster is not None:
+            sql += " AND cluster = ?"
+            args.append(cluster)
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        sql += " ORDER BY cluster, created_at, name"
+        return [service_from_dict(json.loads(r["doc"])) for r in self._all(sql, tuple(args))]

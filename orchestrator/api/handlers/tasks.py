@@ -131,3 +131,13 @@ def wait_tasks(cp: Any, req: Request) -> dict[str, Any]:
             "version": sum(t.version for t in present)}
 
 
+
+
+@operation("WaitForChange")
+def wait_for_change(cp: Any, req: Request) -> dict[str, Any]:
+    """minecs: block until the control plane's state changed after ``sinceGeneration`` (or
+    ``timeoutSeconds`` ≤ 60 passed); returns the current generation. Clients re-describe then."""
+    since = P.opt_int(req.params, "sinceGeneration", 0, lo=0) or 0
+    timeout = P.opt_int(req.params, "timeoutSeconds", 20, lo=0, hi=60) or 0
+    cp.wait_until(lambda: cp.generation > since, timeout)
+    return {"generation": cp.generation}

@@ -1,0 +1,163 @@
+"""The control plane's service loop: a level-triggered reconciler that holds every service at its
+desired count.
+
+It is told "service X may need attention" (by API writes, task state changes, its own timers and a
+periodic resync), re-reads the service and its tasks from the store, asks ``reconciler.plan`` what to
+do and applies it: the service record first (compare-and-set on its version, so a concurrent
+UpdateService wins and the pass is simply redone), then the task starts and stops. One thread does all
+of this, so the scheduler's bookkeeping has a single writer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import uuid
+from typing import TYPE_CHECKING
+
+from orchestrator.model.service import MAX_EVENTS, ServiceEvent, ServiceRecord
+from orchestrator.model.task import TaskStatus
+from orchestrator.naming import new_deployment_id
+from orchestrator.ops import taskdefs
+from orchestrator.reconciler.plan import ServicePlan, TaskView, plan_service
+
+if TYPE_CHECKING:
+    from orchestrator.controlplane import ControlPlane
+
+log = logging.getLogger("minecs.controller")
+
+STOPPED_TASK_WINDOW = 3600.0  # stopped tasks older than this no longer matter to the plan
+
+
+class ServiceController:
+    def __init__(self, cp: "ControlPlane", *, resync_interval: float = 5.0) -> None:
+        self.cp = cp
+        self.resync_interval = resync_interval
+        self._dirty: set[tuple[str, str]] = set()
+        self._timers: list[tuple[float, tuple[str, str]]] = []
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._health_checked: dict[tuple[str, int], bool] = {}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="service-controller", daemon=True)
+        self._thread.start()
+        self.wake_all()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def wake(self, cluster: str, name: str) -> None:
+        with self._cv:
+            self._dirty.add((cluster, name))
+            self._cv.notify_all()
+
+    def wake_all(self) -> None:
+        for s in self.cp.store.list_services(statuses=("ACTIVE", "DRAINING")):
+            self.wake(s.cluster, s.name)
+
+    def _loop(self) -> None:
+        clock = self.cp.clock
+        next_resync = clock.monotonic() + self.resync_interval
+        while True:
+            with self._cv:
+                while not self._stop and not self._dirty:
+                    now = clock.now()
+                    while self._timers and self._timers[0][0] <= now:
+                        self._dirty.add(heapq.heappop(self._timers)[1])
+                    if self._dirty:
+                        break
+                    left = next_resync - clock.monotonic()
+                    if left <= 0:
+                        break
+                    wait = min(left, (self._timers[0][0] - now) if self._timers else left)
+                    self._cv.wait(max(0.01, wait))
+                if self._stop:
+                    return
+                batch, self._dirty = self._dirty, set()
+            if clock.monotonic() >= next_resync:
+                next_resync = clock.monotonic() + self.resync_interval
+                batch |= {(s.cluster, s.name) for s in self.cp.store.list_services(statuses=("ACTIVE", "DRAINING"))}
+            for key in sorted(batch):
+                try:
+                    self.reconcile(*key)
+                except Exception:
+                    log.exception("reconciling service %s/%s failed", *key)
+                    self._timer(clock.now() + 1.0, key)
+
+    def _timer(self, at: float, key: tuple[str, str]) -> None:
+        with self._cv:
+            heapq.heappush(self._timers, (at, key))
+            self._cv.notify_all()
+
+    # -- one pass ---------------------------------------------------------------------------------
+
+    def _has_check(self, family: str, revision: int) -> bool:
+        key = (family, revision)
+        if key not in self._health_checked:
+            rec = self.cp.store.get_task_definition(family, revision)
+            td = taskdefs.typed(rec) if rec else None
+            self._health_checked[key] = bool(td and any(c.health_check for c in td.essential_containers))
+        return self._health_checked[key]
+
+    def views(self, svc: ServiceRecord) -> list[TaskView]:
+        now = self.cp.clock.now()
+        out = []
+        for t in self.cp.store.list_tasks(cluster=svc.cluster, service_name=svc.name):
+            if t.last_status == TaskStatus.STOPPED and (t.stopped_at or 0) < now - STOPPED_TASK_WINDOW:
+                continue
+            if t.created_at < svc.created_at:
+                continue  # a previous service of the same name
+            out.append(TaskView(
+                task_id=t.task_id, deployment_id=t.deployment_id, last_status=t.last_status,
+                desired_status=t.desired_status, health=t.health_status,
+                has_health_check=self._has_check(t.family, t.revision), created_at=t.created_at,
+                started_at=t.started_at, stopped_at=t.stopped_at, stop_code=t.stop_code))
+        return out
+
+    def reconcile(self, cluster: str, name: str) -> ServicePlan | None:
+        store, clock = self.cp.store, self.cp.clock
+        for _ in range(5):
+            svc = store.get_service(cluster, name)
+            if svc is None or svc.status == "INACTIVE":
+                return None
+            plan = plan_service(svc, self.views(svc), clock.now(), new_deployment_id=new_deployment_id)
+            new = plan.service
+            self._add_events(new, plan.events)
+            if store.put_service(new, expect_version=svc.version):
+                break
+        else:
+            self._timer(clock.now() + 0.1, (cluster, name))
+            return None
+        started = self.cp.apply_service_plan(new, plan)
+        if started:
+            self._add_events_now(cluster, name, [
+                f"(service {name}) has started {len(started)} tasks: " + " ".join(f"(task {t})" for t in started) + "."])
+        if plan.wake_at is not None:
+            self._timer(plan.wake_at, (cluster, name))
+        if plan.changes or started:
+            self.cp.notify()
+        return plan
+
+    def _add_events(self, svc: ServiceRecord, messages: list[str]) -> None:
+        now = self.cp.clock.now()
+        for m in messages:
+            svc.events.insert(0, ServiceEvent(id=str(uuid.uuid4()), created_at=now, message=m))
+        del svc.events[MAX_EVENTS:]
+
+    def _add_events_now(self, cluster: str, name: str, messages: list[str]) -> None:
+        for _ in range(5):
+            svc = self.cp.store.get_service(cluster, name)
+            if svc is None:
+                return
+            self._add_events(svc, messages)
+            if self.cp.store.put_service(svc, expect_version=svc.version):
+                return
+
+

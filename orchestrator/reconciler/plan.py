@@ -1,0 +1,253 @@
+"""The plan for one service: given the service, its tasks and "now", what to start, what to stop, how
+its deployments move on and which events to post. Pure; ``controller`` applies the plan.
+
+Priority ladder of one pass (as the Kubernetes deployment controller's ``syncDeployment``):
+
+1. account for tasks that stopped since the last pass (failed launches → launch backoff and the
+   circuit breaker's ``failedTasks``);
+2. DRAINING service: stop everything; INACTIVE once nothing is left;
+3. replace tasks whose container health turned UNHEALTHY after the grace period;
+4. circuit breaker: a PRIMARY deployment with ``failedTasks`` ≥ threshold is FAILED (and rolled back);
+5. scale the PRIMARY deployment toward the desired count within ``maximumPercent``, stop old
+   deployments' tasks while ``minimumHealthyPercent`` allows (pending/unhealthy ones first);
+6. retire empty old deployments; COMPLETED and "steady state" once only PRIMARY remains, full and healthy.
+
+A task counts as *healthy* when it is RUNNING and, if an essential container has a health check, its
+task health is HEALTHY. (ECS also waits ~40 s for tasks without checks; minecs counts them at once.)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from orchestrator.model.service import Deployment, ServiceRecord, circuit_breaker_threshold
+from orchestrator.model.task import StopCode, TaskStatus
+from orchestrator.reconciler.rollout import launch_delay, max_tasks, min_healthy
+
+SEEN_STOPPED_KEEP = 1000
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What the planner needs to know about one task of the service."""
+
+    task_id: str
+    deployment_id: str | None
+    last_status: TaskStatus
+    desired_status: TaskStatus
+    health: str  # task healthStatus
+    has_health_check: bool
+    created_at: float
+    started_at: float | None = None
+    stopped_at: float | None = None
+    stop_code: StopCode | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.desired_status == TaskStatus.RUNNING and self.last_status != TaskStatus.STOPPED
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_status == TaskStatus.RUNNING and (not self.has_health_check or self.health == "HEALTHY")
+
+
+@dataclass
+class ServicePlan:
+    service: ServiceRecord  # the updated record (deployments, counters, bookkeeping)
+    start: list[tuple[str, int]] = field(default_factory=list)  # (deployment id, how many)
+    stop: list[tuple[str, StopCode, str]] = field(default_factory=list)  # (task id, code, reason)
+    events: list[str] = field(default_factory=list)
+    wake_at: float | None = None  # plan again at this time even if nothing happens
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.start or self.stop or self.events)
+
+
+def _scaling_reason(dep_id: str) -> str:
+    return f"Scaling activity initiated by (deployment {dep_id})"
+
+
+def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
+                 new_deployment_id: Callable[[], str]) -> ServicePlan:
+    s = copy.deepcopy(svc)
+    plan = ServicePlan(service=s)
+    name = s.name
+    deps = {d.id: d for d in s.deployments}
+    _account_stopped(s, tasks, deps, plan)
+    stopping: set[str] = set()
+
+    def stop(t: TaskView, code: StopCode, reason: str) -> None:
+        stopping.add(t.task_id)
+        plan.stop.append((t.task_id, code, reason))
+
+    live = [t for t in tasks if t.live]
+    if s.status in ("DRAINING", "INACTIVE"):
+        for t in live:
+            stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or "-"))
+        if plan.stop:
+            plan.events.append(f"(service {name}) has stopped {len(plan.stop)} running tasks: "
+                               + " ".join(f"(task {tid})" for tid, _, _ in plan.stop) + ".")
+        if not live and not any(t.desired_status == TaskStatus.STOPPED and t.last_status != TaskStatus.STOPPED
+                                for t in tasks):
+            s.status = "INACTIVE"
+            for d in s.deployments:
+                d.status = "INACTIVE" if d.status != "PRIMARY" else d.status
+        return plan
+
+    # 3. container health: replace what turned UNHEALTHY after the grace period
+    for t in live:
+        if t.has_health_check and t.last_status == TaskStatus.RUNNING and t.health == "UNHEALTHY" and \
+                now >= (t.started_at or t.created_at) + s.health_check_grace_period:
+            stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, "Task failed container health checks")
+            plan.events.append(f"(service {name}) (task {t.task_id}) failed container health checks.")
+            d = deps.get(t.deployment_id or "")
+            if d is not None and d.rollout_state == "IN_PROGRESS" and t.task_id not in d.failed_task_ids:
+                d.failed_task_ids.append(t.task_id)
+                d.failed_tasks += 1
+
+    primary = s.primary
+    if primary is None:
+        return plan
+    # 4. circuit breaker
+    cfg = s.deployment_config
+    if cfg.circuit_breaker_enable and primary.rollout_state == "IN_PROGRESS" and \
+            primary.failed_tasks >= circuit_breaker_threshold(s.desired_count):
+        primary.rollout_state = "FAILED"
+        primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
+        primary.updated_at = now
+        plan.events.append(f"(service {name}) (deployment {primary.id}) deployment failed: tasks failed to start.")
+        target = _last_completed(s)
+        if cfg.circuit_breaker_rollback and target is not None:
+            primary.status = "ACTIVE"
+            back = Deployment(id=new_deployment_id(), status="PRIMARY", task_definition=target.task_definition,
+                              desired_count=s.desired_count, created_at=now, updated_at=now,
+                              launch_type=target.launch_type, network_configuration=target.network_configuration,
+                              platform_version=target.platform_version,
+                              rollout_state_reason="")
+            back.rollout_state_reason = f"ECS deployment {back.id} in progress."
+            s.deployments.insert(0, back)
+            deps[back.id] = back
+            s.task_definition = target.task_definition
+            s.launch_failures, s.next_launch_at = 0, 0.0
+            plan.events.append(f"(service {name}) rolling back to deployment {target.id}.")
+            primary = back
+    _scale(s, primary, live, stopping, now, plan, stop)
+    _finish(s, primary, tasks, stopping, now, plan)
+    return plan
+
+
+def _last_completed(s: ServiceRecord) -> Deployment | None:
+    """The deployment to roll back to: the newest one that completed (kept in ``deployments`` history)."""
+    done = [d for d in s.deployments if d.rollout_state == "COMPLETED"]
+    if done:
+        return max(done, key=lambda d: d.created_at)
+    if s.last_completed is not None:
+        return s.last_completed
+    return None
+
+
+def _account_stopped(s: ServiceRecord, tasks: list[TaskView], deps: dict[str, Deployment],
+                     plan: ServicePlan) -> None:
+    seen = set(s.seen_stopped)
+    for t in tasks:
+        if t.last_status != TaskStatus.STOPPED or t.task_id in seen:
+            continue
+        s.seen_stopped.append(t.task_id)
+        own_failure = t.stop_code in (StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED)
+        if t.started_at is None and own_failure:
+            s.launch_failures += 1
+            delay = launch_delay(s.launch_failures)
+            s.next_launch_at = (t.stopped_at or 0.0) + delay
+            if delay and s.launch_failures == 3:
+                plan.events.append(f"(service {s.name}) is unable to consistently start tasks successfully.")
+        d = deps.get(t.deployment_id or "")
+        if d is not None and own_failure and d.rollout_state == "IN_PROGRESS" and t.task_id not in d.failed_task_ids:
+            d.failed_task_ids.append(t.task_id)
+            d.failed_tasks += 1
+    del s.seen_stopped[:-SEEN_STOPPED_KEEP]
+
+
+def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping: set[str], now: float,
+           plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None]) -> None:
+    cfg = s.deployment_config
+    desired = s.desired_count
+    primary.desired_count = desired
+    remaining = [t for t in live if t.task_id not in stopping]
+    mine = [t for t in remaining if t.deployment_id == primary.id]
+    old = [t for t in remaining if t.deployment_id != primary.id]
+    if any(t.last_status == TaskStatus.RUNNING for t in mine) and s.launch_failures:
+        s.launch_failures, s.next_launch_at = 0, 0.0  # it can start tasks again
+    ceiling = max_tasks(desired, cfg.maximum_percent)
+    floor = min_healthy(desired, cfg.minimum_healthy_percent)
+    reason = _scaling_reason(primary.id)
+    started = stopped_old = 0
+    # scale the primary deployment in: pending first, then unhealthy, then the newest
+    if len(mine) > desired:
+        order = sorted(mine, key=lambda t: (t.last_status == TaskStatus.RUNNING, t.healthy, -t.created_at))
+        for t in order[:len(mine) - desired]:
+            stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, reason)
+        mine = order[len(mine) - desired:]
+    # stop old tasks that do not count as healthy: they never hold the floor up
+    for t in old:
+        if not t.healthy:
+            stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
+            stopped_old += 1
+    old = [t for t in old if t.healthy]
+    healthy_total = sum(1 for t in mine if t.healthy) + len(old)
+    # stop healthy old tasks while the floor allows
+    spare = healthy_total - floor
+    for t in sorted(old, key=lambda t: -t.created_at)[:max(0, spare)]:
+        stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
+        stopped_old += 1
+    old_left = len(old) - max(0, min(spare, len(old)))
+    # start primary tasks up to the desired count, within the ceiling and the launch backoff
+    need = desired - len(mine)
+    if need > 0 and primary.rollout_state != "FAILED":
+        room = ceiling - (len(mine) + old_left)
+        if now < s.next_launch_at:
+            plan.wake_at = s.next_launch_at
+        elif room > 0:
+            started = min(need, room)
+            plan.start.append((primary.id, started))
+        elif stopped_old == 0 and old_left > 0:
+            plan.events.append(
+                f"(service {s.name}) was unable to stop or start tasks during a deployment because of the service "
+                "deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
+    if plan.stop:
+        ran = [tid for tid, _, why in plan.stop if why != "Task failed container health checks"]
+        if ran:
+            plan.events.append(f"(service {s.name}) has stopped {len(ran)} running tasks: "
+                               + " ".join(f"(task {tid})" for tid in ran) + ".")
+
+
+def _finish(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stopping: set[str], now: float,
+            plan: ServicePlan) -> None:
+    by_dep: dict[str, list[TaskView]] = {}
+    for t in tasks:
+        if t.last_status != TaskStatus.STOPPED:
+            by_dep.setdefault(t.deployment_id or "", []).append(t)
+    for d in list(s.deployments):
+        if d.status == "ACTIVE" and not by_dep.get(d.id):
+            s.deployments.remove(d)
+            if d.rollout_state == "COMPLETED":
+                s.last_completed = d
+    mine = [t for t in by_dep.get(primary.id, []) if t.live and t.task_id not in stopping]
+    full = len(mine) == s.desired_count and all(t.healthy for t in mine) and not plan.start
+    if any(t.last_status == TaskStatus.RUNNING for t in mine):
+        primary.ever_running = True
+    if full and len(s.deployments) == 1 and primary.rollout_state == "IN_PROGRESS":
+        primary.rollout_state = "COMPLETED"
+        primary.rollout_state_reason = f"ECS deployment {primary.id} completed."
+        primary.updated_at = now
+        s.last_completed = primary
+        plan.events.append(f"(service {s.name}) (deployment {primary.id}) deployment completed.")
+    steady = full and len(s.deployments) == 1 and not plan.stop
+    if steady and not s.steady:
+        plan.events.append(f"(service {s.name}) has reached a steady state.")
+    if plan.start or plan.stop or not steady:
+        s.steady = steady and not (plan.start or plan.stop)
+    else:
+        s.steady = True
