@@ -251,8 +251,13 @@ def fargate_runner(cp: ControlPlane) -> Any:
     except (RuntimeDriverError, MinecsError) as e:
         log.warning("no Docker daemon: FARGATE tasks cannot run (%s)", e)
         return None
+    from orchestrator.agent.containers import PAUSE_IMAGE
+    from orchestrator.agent.pool import PausePool
     cleanup = float(os.environ.get("MINECS_TASK_CLEANUP_WAIT", "600"))
-    return TaskRunner(driver, cp, cp.clock, Placement(instance_label=cp.instance_label), cleanup_wait=cleanup)
+    placement = Placement(instance_label=cp.instance_label)
+    pool = PausePool(driver, instance_label=placement.instance_label, host_ip=placement.host_ip, image=PAUSE_IMAGE,
+                     per_key=int(os.environ.get("MINECS_PAUSE_POOL", "2")))
+    return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=cleanup, pool=pool if pool.per_key else None)
 
 
 def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threading.Event | None = None) -> None:

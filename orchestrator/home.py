@@ -20,8 +20,8 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+import http.client
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,10 +88,16 @@ class Home:
 
 def probe(endpoint: str, timeout: float = 1.0) -> dict | None:
     """The server's /ping answer, or None when nothing answers there."""
+    u = urllib.parse.urlsplit(endpoint)
     try:
-        with urllib.request.urlopen(endpoint.rstrip("/") + "/ping", timeout=timeout) as r:
-            return json.loads(r.read())
-    except (OSError, ValueError, urllib.error.URLError):
+        conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=timeout)
+        try:
+            conn.request("GET", "/ping")
+            resp = conn.getresponse()
+            return json.loads(resp.read()) if resp.status == 200 else None
+        finally:
+            conn.close()
+    except (OSError, ValueError, http.client.HTTPException):
         return None
 
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from orchestrator import naming
 from orchestrator.agent import containers as C
+from orchestrator.agent.pool import ROLE_POOL, PausePool
 from orchestrator.agent.lifecycle import (Create, Deprovision, Fail, Observed, Phase, Plan, Provision, Remove,
                                           Start, Stop, derive, step)
 from orchestrator.clock import Clock
@@ -66,7 +67,7 @@ class _Managed:
 class TaskRunner:
     def __init__(self, driver: ContainerDriver, reporter: Reporter, clock: Clock, placement: C.Placement, *,
                  workers: int = 8, resync_interval: float = 10.0, cleanup_wait: float = 600.0,
-                 default_network: str = DEFAULT_NETWORK) -> None:
+                 default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None) -> None:
         self.driver = driver
         self.reporter = reporter
         self.clock = clock
@@ -83,11 +84,15 @@ class TaskRunner:
         self._networks: set[str] = set()
         self._events: Any = None
         self._label_filter = {naming.LABEL_INSTANCE: placement.instance_label}
+        self.pool = pool
+        self._pause_owner: dict[str, str] = {}  # pause container ID → task ID (pool pauses have no task label)
 
     # -- public API -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self._events = self.driver.events(self._label_filter)
+        if self.pool is not None:
+            self.pool.start()
         for i in range(self._workers):
             self._spawn(self._work, f"runner-worker-{i}")
         self._spawn(self._read_events, "runner-events")
@@ -96,6 +101,8 @@ class TaskRunner:
     def stop(self) -> None:
         """Stop the runner's threads; containers keep running (a restarted runner adopts them)."""
         self._stop.set()
+        if self.pool is not None:
+            self.pool.stop()
         if self._events is not None:
             with contextlib.suppress(Exception):
                 self._events.close()
@@ -137,6 +144,12 @@ class TaskRunner:
                 elif name in m.obs:
                     m.obs[name] = self._observe(s)
             att = task.attachment
+            if m.plan.awsvpc and m.pause is None and att is not None and att.pause_runtime_id:
+                found = next((s for s in states if s.id == att.pause_runtime_id), None)
+                if found is not None:
+                    m.pause = self._observe(found)
+            if m.pause is not None and m.pause.runtime_id:
+                self._pause_owner[m.pause.runtime_id] = task.task_id
             if m.plan.awsvpc and m.pause is None and att is not None and att.status == "ATTACHED":
                 m.pause = Observed(phase=Phase.STOPPED)  # its namespace is gone: the task cannot go on
             for c in task.containers:  # created before the crash but gone now: it stopped
@@ -149,11 +162,16 @@ class TaskRunner:
                 m.cleanup_at = (task.stopped_at or self.clock.now()) + self.cleanup_wait
                 continue
             self._wake(task.task_id)
+        referenced = set(self._pause_owner)
         for task_id, group in by_task.items():
             if task_id not in known:
                 for s in group:
+                    if s.labels.get(naming.LABEL_ROLE) == ROLE_POOL:
+                        continue
                     log.info("removing orphan container %s (%s)", s.name, s.id[:12])
                     self.driver.remove(s.id, force=True)
+        if self.pool is not None:
+            self.pool.prune(referenced, states)
 
     def holds(self, task_id: str) -> bool:
         with self._lock:
@@ -253,13 +271,17 @@ class TaskRunner:
     def _on_event(self, ev: RuntimeEvent) -> None:
         task_id = ev.labels.get(naming.LABEL_TASK_ID)
         name = ev.labels.get(naming.LABEL_CONTAINER_NAME)
+        if not task_id and ev.labels.get(naming.LABEL_ROLE) == ROLE_POOL:
+            with self._lock:
+                task_id = self._pause_owner.get(ev.container_id)
+            name = C.PAUSE_NAME
         if not task_id or ev.kind not in ("start", "die", "oom", "health", "destroy"):
             return
         with self._lock:
             m = self._tasks.get(task_id)
             if m is None:
                 return
-            if ev.labels.get(naming.LABEL_ROLE) == "pause":
+            if ev.labels.get(naming.LABEL_ROLE) in ("pause", ROLE_POOL):
                 m.refresh.add(C.PAUSE_NAME)
             elif name in m.obs:
                 if ev.kind == "health" and ev.health:
@@ -294,8 +316,8 @@ class TaskRunner:
 
     def _resync(self) -> None:
         """Compare with Docker: wake tasks whose containers changed behind our back; drop orphans."""
-        states = self.driver.list(self._label_filter, all=True)
-        seen: dict[str, list[ContainerState]] = {}
+        states = self.driver.summaries(self._label_filter, all=True)
+        seen: dict[str, list[Any]] = {}
         for s in states:
             seen.setdefault(s.labels.get(naming.LABEL_TASK_ID, ""), []).append(s)
         with self._lock:
@@ -317,6 +339,8 @@ class TaskRunner:
         for tid, group in seen.items():
             if tid not in managed:
                 for s in group:
+                    if s.labels.get(naming.LABEL_ROLE) == ROLE_POOL:
+                        continue  # the pool's, or a pooled pause a task now holds
                     log.info("removing orphan container %s", s.name)
                     with contextlib.suppress(RuntimeDriverError):
                         self.driver.remove(s.id, force=True)
@@ -435,18 +459,23 @@ class TaskRunner:
         t = m.task
         try:
             network = self._network_for(m)
-            self.driver.ensure_image(C.PAUSE_IMAGE)
-            spec = C.pause_spec(m.td, t, self.placement, network)
-            pid = self._create_or_adopt(spec)
-            m.pause = Observed(phase=Phase.CREATED, runtime_id=pid)
-            self.driver.start(pid)
-            s = self.driver.inspect(pid)
+            ports = tuple(sorted((p.container_port, p.protocol) for c in m.td.containers for p in c.port_mappings))
+            s = self.pool.take(network, ports) if self.pool is not None else None
+            if s is None:
+                self.driver.ensure_image(C.PAUSE_IMAGE)
+                pid = self._create_or_adopt(C.pause_spec(m.td, t, self.placement, network))
+                m.pause = Observed(phase=Phase.CREATED, runtime_id=pid)
+                self.driver.start(pid)
+                s = self.driver.inspect(pid)
+            with self._lock:
+                self._pause_owner[s.id] = t.task_id
             m.pause = self._observe(s)
             if t.attachment is None:
                 t.attachment = Attachment(attachment_id=naming.new_id())
             t.attachment.network_name = network
             t.attachment.subnet_id = network.removeprefix("minecs-")
             t.attachment.private_ip = s.ip_addresses.get(network)
+            t.attachment.pause_runtime_id = s.id
             t.attachment.status = "ATTACHED"
             m.pause_state = s
         except RuntimeDriverError as e:
@@ -555,6 +584,8 @@ class TaskRunner:
                 self.driver.remove(cid, force=True)
         with self._lock:
             self._tasks.pop(m.task.task_id, None)
+            if m.pause and m.pause.runtime_id:
+                self._pause_owner.pop(m.pause.runtime_id, None)
         m.task.cleaned_up = True
         self.reporter.report(copy.deepcopy(m.task))
 

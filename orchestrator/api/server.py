@@ -39,6 +39,9 @@ def region_of(headers: Any) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: "ApiHttpServer"
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body ~40 ms on a
+    # kept-alive connection until the client's delayed ACK
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the access log goes to debug
         log.debug("%s " + fmt, self.address_string(), *args)

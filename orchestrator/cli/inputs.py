@@ -8,8 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.errors import ClientException
 
 
@@ -34,16 +32,18 @@ def load_document(ref: str, option: str, *, fmt: str = "auto") -> Any:
     ``fmt`` "auto" reads YAML for .yaml/.yml files and JSON otherwise; "yaml" always reads YAML.
     """
     text, suffix = _read(ref, option)
-    try:
-        if fmt == "yaml" or (fmt == "auto" and suffix in (".yaml", ".yml")):
+    if fmt == "yaml" or (fmt == "auto" and suffix in (".yaml", ".yml")):
+        import yaml  # only when YAML is read
+        try:
             return yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ClientException(f"Error parsing parameter '{option}': Invalid YAML: "
+                                  f"{str(e).splitlines()[0]}") from None
+    try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise ClientException(f"Error parsing parameter '{option}': Invalid JSON: {e.msg} "
                               f"(line {e.lineno} column {e.colno})") from None
-    except yaml.YAMLError as e:
-        raise ClientException(f"Error parsing parameter '{option}': Invalid YAML: "
-                              f"{str(e).splitlines()[0]}") from None
 
 
 def load_object(ref: str, option: str, *, fmt: str = "auto") -> dict[str, Any]:

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich import box
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # rich is imported on first use: `--output json` never pays for it
+    from rich.console import Console
 
 
 def default_format() -> str:
@@ -25,11 +26,26 @@ def default_format() -> str:
 class Output:
     def __init__(self, fmt: str | None = None) -> None:
         self.format = fmt or default_format()
-        no_color = bool(os.environ.get("NO_COLOR"))
-        # off a terminal (pipes, tests) rich would assume 80 columns and fold tables: use a wide page
-        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
-        self.console = Console(highlight=False, no_color=no_color, soft_wrap=False, width=width)
-        self.err = Console(stderr=True, highlight=False, no_color=no_color, soft_wrap=True)
+        self._console: Console | None = None
+        self._err: Console | None = None
+
+    @property
+    def console(self) -> "Console":
+        if self._console is None:
+            from rich.console import Console
+            # off a terminal (pipes, tests) rich would assume 80 columns and fold tables: use a wide page
+            width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
+            self._console = Console(highlight=False, no_color=bool(os.environ.get("NO_COLOR")), soft_wrap=False,
+                                    width=width)
+        return self._console
+
+    @property
+    def err(self) -> "Console":
+        if self._err is None:
+            from rich.console import Console
+            self._err = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")),
+                                soft_wrap=True)
+        return self._err
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=4, default=str) + "\n")
@@ -43,6 +59,8 @@ class Output:
             render(self, data)
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        from rich import box
+        from rich.table import Table
         t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False)
         for c in columns:
             t.add_column(c, overflow="fold")
@@ -51,6 +69,8 @@ class Output:
         self.console.print(t)
 
     def kv(self, title: str | None, pairs: Sequence[tuple[str, Any]]) -> None:
+        from rich import box
+        from rich.table import Table
         t = Table(title=title, box=box.SIMPLE, show_header=False, title_justify="left", show_edge=False)
         t.add_column(style="bold")
         t.add_column(overflow="fold")
@@ -61,10 +81,18 @@ class Output:
 
     def note(self, message: str) -> None:
         """A one-line notice on stderr (never mixed into stdout, which scripts parse)."""
-        self.err.print(message, markup=False)
+        if sys.stderr.isatty():
+            self.err.print(message, markup=False)
+        else:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
 
     def error(self, code: str, message: str) -> None:
-        self.err.print(f"error: {code}: {message}", markup=False, style="red", soft_wrap=True)
+        if sys.stderr.isatty():
+            self.err.print(f"error: {code}: {message}", markup=False, style="red", soft_wrap=True)
+        else:
+            sys.stderr.write(f"error: {code}: {message}\n")
+            sys.stderr.flush()
 
 
 def when(ts: float | None) -> str:

@@ -80,6 +80,8 @@ class ServiceRecord:
     launch_failures: int = 0  # consecutive tasks that never reached RUNNING
     next_launch_at: float = 0.0  # launch backoff: no starts before this time
     steady: bool = False  # the steady-state event was posted for the current state
+    stalled: bool = False  # the "unable to stop or start tasks" event was posted for the current stall
+    last_launch_failure_at: float = 0.0  # when the latest task that never reached RUNNING stopped
     last_completed: Deployment | None = None  # what a circuit-breaker rollback returns to
     version: int = 0  # bumped by every write; the reconciler's writes are compare-and-set on it
 

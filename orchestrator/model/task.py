@@ -85,6 +85,7 @@ class Attachment:
     network_name: str = ""
     private_ip: str | None = None
     mac_address: str | None = None
+    pause_runtime_id: str | None = None  # the Docker ID of the container holding the namespace
 
 
 @dataclass

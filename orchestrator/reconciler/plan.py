@@ -159,6 +159,7 @@ def _account_stopped(s: ServiceRecord, tasks: list[TaskView], deps: dict[str, De
         own_failure = t.stop_code in (StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED)
         if t.started_at is None and own_failure:
             s.launch_failures += 1
+            s.last_launch_failure_at = max(s.last_launch_failure_at, t.stopped_at or 0.0)
             delay = launch_delay(s.launch_failures)
             s.next_launch_at = (t.stopped_at or 0.0) + delay
             if delay and s.launch_failures == 3:
@@ -178,12 +179,14 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
     remaining = [t for t in live if t.task_id not in stopping]
     mine = [t for t in remaining if t.deployment_id == primary.id]
     old = [t for t in remaining if t.deployment_id != primary.id]
-    if any(t.last_status == TaskStatus.RUNNING for t in mine) and s.launch_failures:
-        s.launch_failures, s.next_launch_at = 0, 0.0  # it can start tasks again
+    if s.launch_failures and any(t.started_at is not None and t.started_at > s.last_launch_failure_at
+                                 for t in mine):
+        s.launch_failures, s.next_launch_at = 0, 0.0  # a task started after the failures: it can start again
     ceiling = max_tasks(desired, cfg.maximum_percent)
     floor = min_healthy(desired, cfg.minimum_healthy_percent)
     reason = _scaling_reason(primary.id)
     started = stopped_old = 0
+    stalled = False
     # scale the primary deployment in: pending first, then unhealthy, then the newest
     if len(mine) > desired:
         order = sorted(mine, key=lambda t: (t.last_status == TaskStatus.RUNNING, t.healthy, -t.created_at))
@@ -212,10 +215,14 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
         elif room > 0:
             started = min(need, room)
             plan.start.append((primary.id, started))
-        elif stopped_old == 0 and old_left > 0:
-            plan.events.append(
-                f"(service {s.name}) was unable to stop or start tasks during a deployment because of the service "
-                "deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
+        elif stopped_old == 0 and old_left > 0 and all(t.healthy for t in mine):
+            # nothing in flight could change the picture: the bounds themselves allow no progress
+            stalled = True
+    if stalled and not s.stalled:
+        plan.events.append(
+            f"(service {s.name}) was unable to stop or start tasks during a deployment because of the service "
+            "deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
+    s.stalled = stalled
     if plan.stop:
         ran = [tid for tid, _, why in plan.stop if why != "Task failed container health checks"]
         if ran:

@@ -32,4 +32,4 @@ def launch_delay(consecutive_failures: int, cap: float = 900.0) -> float:
     5 s, 10 s, 20 s, ... up to ``cap`` (ECS's 15 minutes)."""
     if consecutive_failures < 3:
         return 0.0
-    return min(cap, 5.0 * 2 ** (consecutive_failures - 3))
+    return min(cap, 5.0 * 2 ** min(consecutive_failures - 3, 20))  # cap the exponent: never overflow

@@ -34,6 +34,7 @@ from orchestrator.runtime.driver import (
     EVENT_KINDS,
     ContainerSpec,
     ContainerState,
+    ContainerSummary,
     HealthSpec,
     PortBinding,
     RuntimeEvent,
@@ -422,6 +423,13 @@ class DockerDriver:
             except ContainerNotFoundError:  # removed between the list and the inspect
                 continue
         return states
+
+    def summaries(self, labels: Mapping[str, str | None], all: bool = True) -> builtins.list[ContainerSummary]:
+        with _mapped():
+            rows = self._api.containers(all=all, filters={"label": _label_filter(labels)})
+        return [ContainerSummary(id=str(r["Id"]), name=str((r.get("Names") or ["/"])[0]).lstrip("/"),
+                                 labels=dict(r.get("Labels") or {}), status=str(r.get("State", "")),
+                                 running=r.get("State") == "running") for r in rows]
 
     def logs(
         self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False

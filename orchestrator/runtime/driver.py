@@ -156,6 +156,17 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
+class ContainerSummary:
+    """What a listing says about a container without inspecting it (cheap: one call for all)."""
+
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    status: str
+    running: bool
+
+
+@dataclass(frozen=True)
 class RuntimeEvent:
     """Something that happened to a container. ``exit_code`` is set on ``die``; ``health`` on ``health``."""
 
@@ -225,6 +236,9 @@ class ContainerDriver(Protocol):
 
     def list(self, labels: Mapping[str, str | None], all: bool = True) -> builtins.list[ContainerState]:
         """Containers carrying all ``labels`` (newest first); only running ones unless ``all``."""
+
+    def summaries(self, labels: Mapping[str, str | None], all: bool = True) -> builtins.list[ContainerSummary]:
+        """Like ``list`` but without inspecting each container (one engine call)."""
 
     def logs(
         self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False

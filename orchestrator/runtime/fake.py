@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
-from orchestrator.runtime.driver import ContainerSpec, ContainerState, PortBinding, RuntimeEvent
+from orchestrator.runtime.driver import ContainerSpec, ContainerState, ContainerSummary, PortBinding, RuntimeEvent
 
 _NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _FIRST_DYNAMIC_PORT = 32768  # where Docker's ephemeral range starts
@@ -433,6 +433,10 @@ class FakeDriver:
         with self._lock:
             newest_first = reversed(self._containers.values())  # dicts keep creation order
             return [self._state(c) for c in newest_first if _matches(c.spec.labels, labels) and (all or c.running)]
+
+    def summaries(self, labels: Mapping[str, str | None], all: bool = True) -> builtins.list[ContainerSummary]:
+        return [ContainerSummary(id=s.id, name=s.name, labels=s.labels, status=s.status, running=s.running)
+                for s in self.list(labels, all=all)]
 
     def logs(
         self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False

@@ -573,3 +573,17 @@ def test_links_on_the_default_bridge(sc: Scenario) -> None:
     cid = sc.run(links=((target.name, "db"),))
     sc.on_fake(lambda fake: fake.set_exec_handler(lambda _id, cmd: (0, b"1\n")))
     assert sc.driver.exec_run(cid, ["grep", "-cw", "db", "/etc/hosts"]) == (0, b"1\n")
+
+
+
+def test_summaries_match_list(sc: Scenario) -> None:
+    """summaries() is the cheap form of list(): the same containers, ids, names, labels and running flag."""
+    d = sc.driver
+    case = uuid.uuid4().hex[:8]
+    running = sc.run(labels={"case": case})
+    created = d.create(sc.spec(labels={"case": case}))
+    wanted = {RUN_LABEL: RUN_ID, "case": case}
+    full = sorted((s.id, s.name, dict(s.labels), s.running) for s in d.list(wanted))
+    brief = sorted((s.id, s.name, dict(s.labels), s.running) for s in d.summaries(wanted))
+    assert full == brief and {row[0] for row in brief} == {running, created}
+    assert [s.id for s in d.summaries(wanted, all=False)] == [running]
