@@ -109,6 +109,8 @@ class ServiceController:
     def views(self, svc: ServiceRecord) -> list[TaskView]:
         now = self.cp.clock.now()
         out = []
+        draining = {i.instance_id for i in self.cp.store.list_instances(svc.cluster, statuses=("DRAINING",))} \
+            if svc.launch_type == "EC2" else set()
         for t in self.cp.store.list_tasks(cluster=svc.cluster, service_name=svc.name):
             if t.last_status == TaskStatus.STOPPED and (t.stopped_at or 0) < now - STOPPED_TASK_WINDOW:
                 continue
@@ -118,7 +120,8 @@ class ServiceController:
                 task_id=t.task_id, deployment_id=t.deployment_id, last_status=t.last_status,
                 desired_status=t.desired_status, health=t.health_status,
                 has_health_check=self._has_check(t.family, t.revision), created_at=t.created_at,
-                started_at=t.started_at, stopped_at=t.stopped_at, stop_code=t.stop_code))
+                started_at=t.started_at, stopped_at=t.stopped_at, stop_code=t.stop_code,
+                draining=t.container_instance_id in draining))
         return out
 
     def reconcile(self, cluster: str, name: str) -> ServicePlan | None:
@@ -146,8 +149,12 @@ class ServiceController:
         return plan
 
     def _add_events(self, svc: ServiceRecord, messages: list[str]) -> None:
+        """Newest first, at most 100; a message identical to the newest one (within 6 hours) is
+        suppressed, as ECS does while the cause does not change."""
         now = self.cp.clock.now()
         for m in messages:
+            if svc.events and svc.events[0].message == m and now - svc.events[0].created_at < 6 * 3600:
+                continue
             svc.events.insert(0, ServiceEvent(id=str(uuid.uuid4()), created_at=now, message=m))
         del svc.events[MAX_EVENTS:]
 

@@ -21,7 +21,7 @@ from typing import Any
 from orchestrator import __version__, naming
 from orchestrator.api.server import ApiHttpServer
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.errors import (ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
+from orchestrator.errors import (ClusterContainsContainerInstancesException, ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
                                  MinecsError, RuntimeDriverError)
 from orchestrator.home import Home
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
@@ -42,7 +42,10 @@ class ControlPlane:
         self._generation = 0
         self.runner = runner_factory(self) if runner_factory else None
         from orchestrator.controller import ServiceController
+        from orchestrator.fleet import Fleet
         self.controller = ServiceController(self)
+        self.fleet = Fleet(self)
+        self.endpoint: str | None = None
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -94,12 +97,17 @@ class ControlPlane:
     def run_tasks(self, rr: task_ops.RunRequest, region: str, *,
                   placement: dict[str, Any] | None = None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
         cluster, td, launch_type = task_ops.prepare_run(self.store, rr)
-        return self._launch(td, rr, cluster, region, launch_type)
+        placement = placement or {}
+        if launch_type == "FARGATE" and (placement.get("constraints") or placement.get("strategy")):
+            raise InvalidParameterException("Placement constraints and strategies are not supported with FARGATE.")
+        return self._launch(td, rr, cluster, region, launch_type, constraints=placement.get("constraints") or [],
+                            strategies=placement.get("strategy") or [])
 
-    def _launch(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str,
-                launch_type: str) -> tuple[list[TaskRecord], list[dict[str, str]]]:
+    def _launch(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str, launch_type: str, *,
+                constraints: list[dict[str, Any]] | None = None, strategies: list[dict[str, Any]] | None = None,
+                only: list[str] | None = None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
         if launch_type == "EC2":
-            raise InvalidParameterException("No Container Instances were found in your cluster.")
+            return self._launch_ec2(td, rr, cluster, region, constraints or [], strategies, only)
         if self.runner is None:
             raise MinecsError("The FARGATE capacity is unavailable: no Docker daemon answers.",
                               code="ServerException")
@@ -141,16 +149,124 @@ class ControlPlane:
                 started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
                 platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id)
             try:
-                tasks, _ = self._launch(taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type)
+                tasks, failures = self._launch(
+                    taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type,
+                    constraints=svc.placement_constraints,
+                    strategies=svc.placement_strategy or [{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                                                          {"type": "spread", "field": "instanceId"}])
             except MinecsError as e:
                 self.controller._add_events_now(svc.cluster, svc.name, [
+                    f"(service {svc.name}) was unable to place a task because no container instance met all of its "
+                    f"requirements. Reason: {e.message}" if dep.launch_type == "EC2" else
                     f"(service {svc.name}) was unable to place a task. Reason: {e.message}"])
                 continue
+            if failures:
+                from orchestrator.scheduler.placement import Failure
+                first = failures[0]
+                iid = first.get("arn", "").rsplit("/", 1)[-1] if first.get("arn") else None
+                self.controller._add_events_now(svc.cluster, svc.name, [
+                    self.fleet.failure_event(svc.name, Failure(first["reason"], iid, first.get("detail")))])
             started.extend(t.task_id for t in tasks)
         return started
 
+    def _launch_ec2(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str,
+                    constraints: list[dict[str, Any]], strategies: list[dict[str, Any]] | None,
+                    only: list[str] | None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
+        group = rr.group or f"family:{td.family}"
+        assignments, failures = self.fleet.place(td, cluster=cluster, count=rr.count, group=group,
+                                                 overrides=rr.overrides, constraints=constraints,
+                                                 strategies=strategies, only=only)
+        now = self.clock.now()
+        tasks = []
+        with self.store.transaction():
+            for iid in assignments:
+                if iid is None:
+                    continue
+                t = task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type="EC2", now=now)
+                t.container_instance_id = iid
+                rec = self.store.get_instance(iid)
+                t.availability_zone = (rec.attributes.get("ecs.availability-zone") if rec else None) or None
+                self.store.put_task(t)
+                if rr.tags:
+                    tag_ops.tag(self.store, f"task/{t.cluster}/{t.task_id}", list(rr.tags))
+                tasks.append(t)
+        self.notify()
+        wire = [{"arn": naming.container_instance_arn(region, cluster, f.instance_id) if f.instance_id else None,
+                 "reason": f.reason, **({"detail": f.detail} if f.detail else {})} for f in failures]
+        return tasks, [{k: v for k, v in f.items() if v is not None} for f in wire]
+
     def start_tasks(self, req: Any) -> dict[str, Any]:
-        raise InvalidParameterException("StartTask needs container instances; none are registered.")
+        from orchestrator.api import params as P
+        from orchestrator.api.shapes import task_shape
+        from orchestrator.ops import instances as inst_ops
+        p = req.params
+        refs = P.req_list(p, "containerInstances", max_items=10)
+        rr = task_ops.RunRequest(cluster=P.opt_str(p, "cluster"), task_definition=P.req_str(p, "taskDefinition"),
+                                 launch_type="EC2", overrides=P.opt_dict(p, "overrides"),
+                                 started_by=P.opt_str(p, "startedBy"), group=P.opt_str(p, "group"),
+                                 network_configuration=P.opt_dict(p, "networkConfiguration"),
+                                 tags=tuple(P.tags_param(p)))
+        cluster, td, _ = task_ops.prepare_run(self.store, rr)
+        tasks, failures = [], []
+        for ref in refs:
+            rec = inst_ops.find(self.store, cluster, ref)
+            if rec is None or rec.status == "INACTIVE":
+                failures.append({"arn": ref, "reason": "MISSING"})
+                continue
+            ts, fs = self._launch_ec2(td, rr, cluster, req.region, [], [], [rec.instance_id])
+            tasks.extend(ts)
+            failures.extend(fs)
+        return {"tasks": [task_shape(t, req.region, container_instance_arn=self.container_instance_arn(t, req.region))
+                          for t in tasks], "failures": failures}
+
+    # -- container instances and agents ----------------------------------------------------------
+
+    def instance_usage(self, cluster: str) -> dict[str, Any]:
+        return self.fleet.usage(cluster)
+
+    def query_target(self, rec: Any, used: Any) -> Any:
+        return self.fleet.query_target(rec, used)
+
+    def instances_changed(self, cluster: str) -> None:
+        self.controller.wake_all()
+        self.notify()
+
+    def instance_gone(self, rec: Any, reason: str) -> None:
+        self.fleet.declare_lost(rec, reason)
+        self.instances_changed(rec.cluster)
+
+    def agent_seen(self, rec: Any) -> None:
+        from orchestrator.ops import instances as inst_ops
+        inst_ops.heartbeat(self.store, self.clock, rec.instance_id)
+
+    def tasks_for_instance(self, rec: Any) -> list[dict[str, Any]]:
+        return self.fleet.tasks_for(rec)
+
+    def apply_standard_task_report(self, p: dict[str, Any]) -> None:
+        """SubmitTaskStateChange without minecs's full record: status and container exit codes only."""
+        t = task_ops.find_task(self.store, p.get("cluster"), str(p.get("task") or ""))
+        if t is None:
+            raise InvalidParameterException("The referenced task was not found.")
+        status = p.get("status")
+        if status in ("RUNNING", "STOPPED"):
+            t.last_status = max(t.last_status, TaskStatus[status])
+        for c in p.get("containers") or []:
+            rec = t.container(str(c.get("containerName")))
+            if rec is not None and c.get("exitCode") is not None:
+                rec.exit_code = c["exitCode"]
+        self.report(t)
+
+    def apply_standard_container_report(self, p: dict[str, Any]) -> None:
+        t = task_ops.find_task(self.store, p.get("cluster"), str(p.get("task") or ""))
+        if t is None:
+            raise InvalidParameterException("The referenced task was not found.")
+        rec = t.container(str(p.get("containerName")))
+        if rec is not None:
+            if p.get("exitCode") is not None:
+                rec.exit_code = p["exitCode"]
+            if p.get("reason"):
+                rec.reason = p["reason"]
+        self.report(t)
 
     def stop_task(self, t: TaskRecord, code: StopCode, reason: str) -> TaskRecord:
         t = task_ops.request_stop(self.store, self.clock, t, code, reason)
@@ -187,7 +303,8 @@ class ControlPlane:
         running = by_status.get("RUNNING", 0)
         pending = sum(n for s, n in by_status.items() if s in ("PROVISIONING", "PENDING", "ACTIVATING"))
         services = len(self.store.list_services(cluster, statuses=("ACTIVE",)))
-        return {"instances": 0, "running": running, "pending": pending, "services": services}
+        instances = len(self.store.list_instances(cluster, statuses=("ACTIVE", "DRAINING")))
+        return {"instances": instances, "running": running, "pending": pending, "services": services}
 
     def cluster_statistics(self, cluster: str) -> list[dict[str, str]]:
         c = self.cluster_counts(cluster)
@@ -203,7 +320,11 @@ class ControlPlane:
         def services_active(cluster: str) -> None:
             if self.store.list_services(cluster, statuses=("ACTIVE", "DRAINING")):
                 raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
-        return [services_active, tasks_active]
+        def instances_active(cluster: str) -> None:
+            if self.store.list_instances(cluster, statuses=("ACTIVE", "DRAINING")):
+                raise ClusterContainsContainerInstancesException(
+                    "The Cluster cannot be deleted while Container Instances are active or draining.")
+        return [services_active, tasks_active, instances_active]
 
     # -- process --------------------------------------------------------------------------------
 
@@ -212,8 +333,10 @@ class ControlPlane:
             self.adopt_tasks()
             self.runner.start()
         self.controller.start()
+        self.fleet.start()
 
     def stop(self) -> None:
+        self.fleet.stop()
         self.controller.stop()
         if self.runner is not None:
             self.runner.stop()
@@ -278,6 +401,7 @@ def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threadin
     signal.signal(signal.SIGINT, on_signal)
     cp.start()
     server.serve_in_thread()
+    cp.endpoint = server.endpoint
     home.write_info(server.endpoint, os.getpid())
     log.info("minecs control plane %s listening on %s (home %s)", __version__, server.endpoint, home.path)
     if ready:

@@ -177,6 +177,11 @@ class TaskRunner:
         with self._lock:
             return task_id in self._tasks
 
+    def active_task_ids(self) -> list[str]:
+        """Tasks held and not yet STOPPED."""
+        with self._lock:
+            return [tid for tid, m in self._tasks.items() if m.task.last_status != TaskStatus.STOPPED]
+
     def snapshot(self, task_id: str) -> TaskRecord | None:
         with self._lock:
             m = self._tasks.get(task_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import naming
+from orchestrator.model.instance import InstanceRecord
 from orchestrator.model.service import ServiceRecord
 from orchestrator.model.task import TaskRecord, TaskStatus
 from orchestrator.ops.taskdefs import registered_document
@@ -203,4 +204,39 @@ def service_shape(s: ServiceRecord, region: str, tasks: list[TaskRecord], *,
         "propagateTags": s.propagate_tags,
         "enableExecuteCommand": s.enable_execute_command,
         "tags": tags_shape(tags) if tags is not None else None,
+    })
+
+
+def _int_resource(name: str, value: int) -> dict[str, Any]:
+    return {"name": name, "type": "INTEGER", "doubleValue": 0.0, "longValue": 0, "integerValue": value}
+
+
+def _set_resource(name: str, values: list[int]) -> dict[str, Any]:
+    return {"name": name, "type": "STRINGSET", "doubleValue": 0.0, "longValue": 0, "integerValue": 0,
+            "stringSetValue": [str(v) for v in sorted(values)]}
+
+
+def instance_shape(i: InstanceRecord, region: str, *, now: float, used: dict[str, Any] | None,
+                   running: int, pending: int, tags: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """A ContainerInstance: registered and remaining resources (registered minus what its tasks reserve)."""
+    u = used or {"cpu": 0, "memory": 0, "tcp": set(), "udp": set()}
+    return compact({
+        "containerInstanceArn": naming.container_instance_arn(region, i.cluster, i.instance_id),
+        "ec2InstanceId": i.ec2_instance_id,
+        "version": i.version,
+        "versionInfo": {"agentVersion": i.agent_version, "agentHash": i.agent_hash, "dockerVersion": i.docker_version},
+        "registeredResources": [_int_resource("CPU", i.cpu), _int_resource("MEMORY", i.memory),
+                                _set_resource("PORTS", i.reserved_tcp), _set_resource("PORTS_UDP", i.reserved_udp)],
+        "remainingResources": [_int_resource("CPU", i.cpu - u["cpu"]), _int_resource("MEMORY", i.memory - u["memory"]),
+                               _set_resource("PORTS", sorted(set(i.reserved_tcp) | set(u["tcp"]))),
+                               _set_resource("PORTS_UDP", sorted(set(i.reserved_udp) | set(u["udp"])))],
+        "status": i.status,
+        "statusReason": i.status_reason,
+        "agentConnected": i.connected(now),
+        "runningTasksCount": running,
+        "pendingTasksCount": pending,
+        "attributes": [compact({"name": k, "value": v}) for k, v in sorted(i.attributes.items())],
+        "registeredAt": i.registered_at,
+        "attachments": [],
+        "tags": tags_shape(tags) if tags is not None else [],
     })

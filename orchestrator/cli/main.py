@@ -98,8 +98,8 @@ def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str |
 
 
 def _register_commands() -> None:
-    from orchestrator.cli.commands import clusters, server, services, taskdefs, tasks
-    for mod in (server, clusters, taskdefs, tasks, services):
+    from orchestrator.cli.commands import clusters, instances, server, services, taskdefs, tasks
+    for mod in (server, clusters, taskdefs, tasks, services, instances):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -43,6 +43,7 @@ class TaskView:
     started_at: float | None = None
     stopped_at: float | None = None
     stop_code: StopCode | None = None
+    draining: bool = False  # on a DRAINING container instance: to be replaced like an old deployment's task
 
     @property
     def live(self) -> bool:
@@ -177,8 +178,8 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
     desired = s.desired_count
     primary.desired_count = desired
     remaining = [t for t in live if t.task_id not in stopping]
-    mine = [t for t in remaining if t.deployment_id == primary.id]
-    old = [t for t in remaining if t.deployment_id != primary.id]
+    mine = [t for t in remaining if t.deployment_id == primary.id and not t.draining]
+    old = [t for t in remaining if t.deployment_id != primary.id or t.draining]
     if s.launch_failures and any(t.started_at is not None and t.started_at > s.last_launch_failure_at
                                  for t in mine):
         s.launch_failures, s.next_launch_at = 0, 0.0  # a task started after the failures: it can start again

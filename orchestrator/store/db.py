@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.model.task import TaskRecord, TaskStatus
+import dataclasses
+
+from orchestrator.model.instance import InstanceRecord
 from orchestrator.model.service import ServiceRecord
 from orchestrator.store.codec import service_from_dict, service_to_dict, task_from_dict, task_to_dict
 from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
@@ -80,6 +83,17 @@ MIGRATIONS: list[str] = [
         doc TEXT NOT NULL,
         PRIMARY KEY (cluster, name)
     )
+    """,
+    # 4: container instances (EC2 hosts registered by minecs agents)
+    """
+    CREATE TABLE container_instances (
+        instance_id TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        status TEXT NOT NULL,
+        registered_at REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX instances_by_cluster ON container_instances(cluster, status)
     """,
 ]
 
@@ -371,3 +385,30 @@ class Store:
             args.extend(statuses)
         sql += " ORDER BY cluster, created_at, name"
         return [service_from_dict(json.loads(r["doc"])) for r in self._all(sql, tuple(args))]
+
+    # -- container instances -------------------------------------------------------------------
+
+    def put_instance(self, i: InstanceRecord) -> None:
+        self._exec(
+            "INSERT INTO container_instances(instance_id, cluster, status, registered_at, doc) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(instance_id) DO UPDATE SET cluster=excluded.cluster, status=excluded.status, "
+            "doc=excluded.doc",
+            (i.instance_id, i.cluster, i.status, i.registered_at, json.dumps(dataclasses.asdict(i))),
+        )
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        row = self._one("SELECT doc FROM container_instances WHERE instance_id = ?", (instance_id,))
+        return InstanceRecord(**json.loads(row["doc"])) if row else None
+
+    def list_instances(self, cluster: str | None = None, *,
+                       statuses: tuple[str, ...] | None = None) -> list[InstanceRecord]:
+        sql = "SELECT doc FROM container_instances WHERE 1=1"
+        args: list[Any] = []
+        if cluster is not None:
+            sql += " AND cluster = ?"
+            args.append(cluster)
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        sql += " ORDER BY registered_at, instance_id"
+        return [InstanceRecord(**json.loads(r["doc"])) for r in self._all(sql, tuple(args))]

@@ -36,5 +36,5 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 def load_all() -> dict[str, Handler]:
     """Import every handler module (they register on import) and return the table."""
-    from orchestrator.api.handlers import clusters, services, tags, taskdefs, tasks  # noqa: F401
+    from orchestrator.api.handlers import clusters, instances, services, tags, taskdefs, tasks  # noqa: F401
     return OPERATIONS
