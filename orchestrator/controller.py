@@ -121,7 +121,8 @@ class ServiceController:
                 desired_status=t.desired_status, health=t.health_status,
                 has_health_check=self._has_check(t.family, t.revision), created_at=t.created_at,
                 started_at=t.started_at, stopped_at=t.stopped_at, stop_code=t.stop_code,
-                draining=t.container_instance_id in draining))
+                draining=t.container_instance_id in draining, instance_id=t.container_instance_id,
+                zone=t.availability_zone))
         return out
 
     def reconcile(self, cluster: str, name: str) -> ServicePlan | None:
@@ -130,7 +131,9 @@ class ServiceController:
             svc = store.get_service(cluster, name)
             if svc is None or svc.status == "INACTIVE":
                 return None
-            plan = plan_service(svc, self.views(svc), clock.now(), new_deployment_id=new_deployment_id)
+            daemon = self.cp.fleet.daemon_instances(svc) if svc.scheduling_strategy == "DAEMON" else None
+            plan = plan_service(svc, self.views(svc), clock.now(), new_deployment_id=new_deployment_id,
+                                daemon_instances=daemon)
             new = plan.service
             self._add_events(new, plan.events)
             if store.put_service(new, expect_version=svc.version):

@@ -137,36 +137,44 @@ class ControlPlane:
             if t is not None:
                 self.stop_task(t, code, reason)
         started: list[str] = []
+        for dep_id, iid in plan.start_on:
+            started.extend(self._start_service_tasks(svc, dep_id, 1, only=[iid]))
         for dep_id, n in plan.start:
-            dep = next((d for d in svc.deployments if d.id == dep_id), None)
-            if dep is None or n <= 0:
-                continue
-            rec = self.store.get_task_definition(*_family_rev(dep.task_definition))
-            if rec is None:
-                continue
-            rr = task_ops.RunRequest(
-                cluster=svc.cluster, task_definition=dep.task_definition, count=n, launch_type=dep.launch_type,
-                started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
-                platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id)
-            try:
-                tasks, failures = self._launch(
-                    taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type,
-                    constraints=svc.placement_constraints,
-                    strategies=svc.placement_strategy or [{"type": "spread", "field": "attribute:ecs.availability-zone"},
-                                                          {"type": "spread", "field": "instanceId"}])
-            except MinecsError as e:
-                self.controller._add_events_now(svc.cluster, svc.name, [
-                    f"(service {svc.name}) was unable to place a task because no container instance met all of its "
-                    f"requirements. Reason: {e.message}" if dep.launch_type == "EC2" else
-                    f"(service {svc.name}) was unable to place a task. Reason: {e.message}"])
-                continue
-            if failures:
-                from orchestrator.scheduler.placement import Failure
-                first = failures[0]
-                iid = first.get("arn", "").rsplit("/", 1)[-1] if first.get("arn") else None
-                self.controller._add_events_now(svc.cluster, svc.name, [
-                    self.fleet.failure_event(svc.name, Failure(first["reason"], iid, first.get("detail")))])
-            started.extend(t.task_id for t in tasks)
+            started.extend(self._start_service_tasks(svc, dep_id, n))
+        return started
+
+    def _start_service_tasks(self, svc: Any, dep_id: str, n: int, only: list[str] | None = None) -> list[str]:
+        """Launch ``n`` tasks of a service deployment (EC2: placed, on ``only`` if given); returns their IDs."""
+        started: list[str] = []
+        dep = next((d for d in svc.deployments if d.id == dep_id), None)
+        if dep is None or n <= 0:
+            return started
+        rec = self.store.get_task_definition(*_family_rev(dep.task_definition))
+        if rec is None:
+            return started
+        rr = task_ops.RunRequest(
+            cluster=svc.cluster, task_definition=dep.task_definition, count=n, launch_type=dep.launch_type,
+            started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
+            platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id)
+        try:
+            tasks, failures = self._launch(
+                taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type,
+                constraints=svc.placement_constraints, only=only,
+                strategies=svc.placement_strategy or [{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                                                      {"type": "spread", "field": "instanceId"}])
+        except MinecsError as e:
+            self.controller._add_events_now(svc.cluster, svc.name, [
+                f"(service {svc.name}) was unable to place a task because no container instance met all of its "
+                f"requirements. Reason: {e.message}" if dep.launch_type == "EC2" else
+                f"(service {svc.name}) was unable to place a task. Reason: {e.message}"])
+            return started
+        if failures:
+            from orchestrator.scheduler.placement import Failure
+            first = failures[0]
+            iid = first.get("arn", "").rsplit("/", 1)[-1] if first.get("arn") else None
+            self.controller._add_events_now(svc.cluster, svc.name, [
+                self.fleet.failure_event(svc.name, Failure(first["reason"], iid, first.get("detail")))])
+        started.extend(t.task_id for t in tasks)
         return started
 
     def _launch_ec2(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str,

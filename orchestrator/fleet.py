@@ -110,6 +110,22 @@ class Fleet:
         result = pl.place([req] * count, insts, used, strat, self._rng)
         return result.assignments, result.failures
 
+    def daemon_instances(self, svc: Any) -> list[str]:
+        """The instances a DAEMON service should run on: ACTIVE, connected, matching its memberOf constraints."""
+        from orchestrator.scheduler import query
+        now = self.cp.clock.now()
+        usage = self.usage(svc.cluster)
+        exprs = [query.parse(c["expression"]) for c in svc.placement_constraints
+                 if c.get("type") == "memberOf" and c.get("expression")]
+        out = []
+        for rec in self.cp.store.list_instances(svc.cluster, statuses=("ACTIVE",)):
+            if not rec.connected(now):
+                continue
+            target = self.query_target(rec, usage.get(rec.instance_id))
+            if all(query.matches(e, target) for e in exprs):
+                out.append(rec.instance_id)
+        return out
+
     def failure_event(self, service: str, failure: Any) -> str:
         phrase = PLACEMENT_PHRASES.get(failure.reason)
         if phrase and failure.instance_id:

@@ -531,6 +531,10 @@ class TaskRunner:
                 source = self.driver.inspect(m.pause.runtime_id)
                 m.pause_state = source
         binds = []
+        if m.td.network_mode == "host":  # the host's own stack: the container port is the host port
+            rec.network_bindings = [NetworkBinding("0.0.0.0", p.container_port, p.container_port, p.protocol)
+                                    for p in c.port_mappings if p.container_port]
+            return
         for p in c.port_mappings:
             hp = source.host_port(p.container_port, p.protocol) if source else None
             if hp:

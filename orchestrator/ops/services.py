@@ -137,7 +137,10 @@ def create(store: Store, clock: Clock, *, region: str, cluster_ref: str | None, 
     grace = spec.health_check_grace_period if _given(spec.health_check_grace_period) else 0
     if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
         raise InvalidParameterException("healthCheckGracePeriodSeconds must be a non-negative integer.")
-    cfg = _deployment_config(spec.deployment_configuration if _given(spec.deployment_configuration) else None)
+    base = DeploymentConfig(maximum_percent=100, minimum_healthy_percent=0) if strategy == "DAEMON" else None
+    cfg = _deployment_config(spec.deployment_configuration if _given(spec.deployment_configuration) else None, base)
+    if strategy == "DAEMON" and cfg.maximum_percent != 100:
+        raise InvalidParameterException("The maximumPercent of a DAEMON service must be 100.")
     now = clock.now()
     with store.transaction():
         existing = store.get_service(cluster.name, name)

@@ -44,6 +44,8 @@ class TaskView:
     stopped_at: float | None = None
     stop_code: StopCode | None = None
     draining: bool = False  # on a DRAINING container instance: to be replaced like an old deployment's task
+    instance_id: str | None = None  # EC2: the container instance it runs on
+    zone: str | None = None  # its availability zone
 
     @property
     def live(self) -> bool:
@@ -58,13 +60,14 @@ class TaskView:
 class ServicePlan:
     service: ServiceRecord  # the updated record (deployments, counters, bookkeeping)
     start: list[tuple[str, int]] = field(default_factory=list)  # (deployment id, how many)
+    start_on: list[tuple[str, str]] = field(default_factory=list)  # DAEMON: (deployment id, instance id)
     stop: list[tuple[str, StopCode, str]] = field(default_factory=list)  # (task id, code, reason)
     events: list[str] = field(default_factory=list)
     wake_at: float | None = None  # plan again at this time even if nothing happens
 
     @property
     def changes(self) -> bool:
-        return bool(self.start or self.stop or self.events)
+        return bool(self.start or self.start_on or self.stop or self.events)
 
 
 def _scaling_reason(dep_id: str) -> str:
@@ -72,7 +75,8 @@ def _scaling_reason(dep_id: str) -> str:
 
 
 def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
-                 new_deployment_id: Callable[[], str]) -> ServicePlan:
+                 new_deployment_id: Callable[[], str], daemon_instances: list[str] | None = None) -> ServicePlan:
+    """``daemon_instances``: for a DAEMON service, the instances that should each run one task."""
     s = copy.deepcopy(svc)
     plan = ServicePlan(service=s)
     name = s.name
@@ -135,9 +139,39 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
             s.launch_failures, s.next_launch_at = 0, 0.0
             plan.events.append(f"(service {name}) rolling back to deployment {target.id}.")
             primary = back
-    _scale(s, primary, live, stopping, now, plan, stop)
+    if s.scheduling_strategy == "DAEMON":
+        _daemon(s, primary, live, stopping, daemon_instances or [], plan, stop)
+    else:
+        _scale(s, primary, live, stopping, now, plan, stop)
     _finish(s, primary, tasks, stopping, now, plan)
     return plan
+
+
+def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping: set[str], eligible: list[str],
+            plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None]) -> None:
+    """One task per eligible instance: start where one is missing, stop where the instance no longer
+    qualifies or runs a duplicate; a new deployment replaces each instance's task stop-first (DAEMON's
+    maximumPercent is 100)."""
+    s.desired_count = len(eligible)
+    primary.desired_count = s.desired_count
+    wanted = set(eligible)
+    by_instance: dict[str, list[TaskView]] = {}
+    for t in live:
+        if t.task_id not in stopping:
+            by_instance.setdefault(t.instance_id or "", []).append(t)
+    for iid, ts in by_instance.items():
+        keep = None
+        if iid in wanted:
+            keep = next((t for t in sorted(ts, key=lambda t: -t.created_at) if t.deployment_id == primary.id), None)
+        for t in ts:
+            if t is not keep:
+                stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
+    busy = {iid for iid, ts in by_instance.items() if ts}
+    if primary.rollout_state != "FAILED":
+        plan.start_on.extend((primary.id, iid) for iid in eligible if iid not in busy)
+    if plan.stop:
+        plan.events.append(f"(service {s.name}) has stopped {len(plan.stop)} running tasks: "
+                           + " ".join(f"(task {tid})" for tid, _, _ in plan.stop) + ".")
 
 
 def _last_completed(s: ServiceRecord) -> Deployment | None:
@@ -190,10 +224,10 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
     stalled = False
     # scale the primary deployment in: pending first, then unhealthy, then the newest
     if len(mine) > desired:
-        order = sorted(mine, key=lambda t: (t.last_status == TaskStatus.RUNNING, t.healthy, -t.created_at))
-        for t in order[:len(mine) - desired]:
+        victims = _scale_in_choice(mine, len(mine) - desired)
+        for t in victims:
             stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, reason)
-        mine = order[len(mine) - desired:]
+        mine = [t for t in mine if t not in victims]
     # stop old tasks that do not count as healthy: they never hold the floor up
     for t in old:
         if not t.healthy:
@@ -231,6 +265,25 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
                                + " ".join(f"(task {tid})" for tid in ran) + ".")
 
 
+def _scale_in_choice(tasks: list[TaskView], count: int) -> list[TaskView]:
+    """Which tasks a scale-in stops: pending first, then unhealthy, then — keeping the spread, as ECS's
+    default does — one from the zone with the most tasks of the service, then the instance with the
+    most, then the newest."""
+    left = list(tasks)
+    chosen: list[TaskView] = []
+    for _ in range(count):
+        zones: dict[str | None, int] = {}
+        hosts: dict[str | None, int] = {}
+        for t in left:
+            zones[t.zone] = zones.get(t.zone, 0) + 1
+            hosts[t.instance_id] = hosts.get(t.instance_id, 0) + 1
+        pick = max(left, key=lambda t: (t.last_status != TaskStatus.RUNNING, not t.healthy, zones[t.zone],
+                                        hosts[t.instance_id], t.created_at))
+        chosen.append(pick)
+        left.remove(pick)
+    return chosen
+
+
 def _finish(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stopping: set[str], now: float,
             plan: ServicePlan) -> None:
     by_dep: dict[str, list[TaskView]] = {}
@@ -243,7 +296,7 @@ def _finish(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stoppi
             if d.rollout_state == "COMPLETED":
                 s.last_completed = d
     mine = [t for t in by_dep.get(primary.id, []) if t.live and t.task_id not in stopping]
-    full = len(mine) == s.desired_count and all(t.healthy for t in mine) and not plan.start
+    full = len(mine) == s.desired_count and all(t.healthy for t in mine) and not plan.start and not plan.start_on
     if any(t.last_status == TaskStatus.RUNNING for t in mine):
         primary.ever_running = True
     if full and len(s.deployments) == 1 and primary.rollout_state == "IN_PROGRESS":

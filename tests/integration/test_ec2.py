@@ -169,3 +169,76 @@ def test_draining_moves_service_tasks_but_not_standalone(ec2) -> None:
                   60, interval=0.5, message="service tasks moved off the draining instance")
     assert len(ts) == 3
     assert ecs.describe_tasks(tasks=[solo["taskArn"]])["tasks"][0]["lastStatus"] == "RUNNING"
+
+
+def test_scale_in_keeps_the_spread_and_daemon_follows_instances(ec2) -> None:
+    ecs = ec2["ecs"]
+    register(ec2, BRIDGE)
+    ecs.create_service(serviceName="web", taskDefinition="ec2web", desiredCount=6, launchType="EC2")
+    wait_for(lambda: running_everywhere(ecs, "web", 6), 60, interval=0.5)
+    ecs.update_service(service="web", desiredCount=3)
+    ts = wait_for(lambda: running_everywhere(ecs, "web", 3), 60, interval=0.5)
+    assert hosts_of(ec2, ts) == Counter({"us-east-1a": 1, "us-east-1b": 1, "us-east-1c": 1})
+    # DAEMON: one task per eligible instance, following instances that drain and come back
+    r = run_cli(ec2["home"], "create-service", "--service-name", "daemon", "--task-definition", "ec2web",
+                "--scheduling-strategy", "DAEMON", "--launch-type", "EC2", "--wait", "--wait-timeout", "60",
+                "--output", "json")
+    assert r.code == 0, r.stderr
+    assert r.json["service"]["desiredCount"] == 3
+    assert hosts_of(ec2, service_tasks(ecs, "daemon")) == Counter({"us-east-1a": 1, "us-east-1b": 1, "us-east-1c": 1})
+    target = ec2["by_zone"]["us-east-1b"]["containerInstanceArn"]
+    ecs.update_container_instances_state(containerInstances=[target], status="DRAINING")
+    ts = wait_for(lambda: running_everywhere(ecs, "daemon", 2), 30, interval=0.5)
+    assert set(hosts_of(ec2, ts)) == {"us-east-1a", "us-east-1c"}
+    ecs.update_container_instances_state(containerInstances=[target], status="ACTIVE")
+    wait_for(lambda: running_everywhere(ecs, "daemon", 3), 30, interval=0.5)
+    assert ecs.describe_services(services=["daemon"])["services"][0]["desiredCount"] == 3
+
+
+def test_attributes_filters_agent_restart_and_deregistration(ec2) -> None:
+    import subprocess
+    import sys
+    ecs, home = ec2["ecs"], ec2["home"]
+    register(ec2, BRIDGE)
+    c = ec2["by_zone"]["us-east-1c"]["containerInstanceArn"]
+    ecs.put_attributes(attributes=[{"name": "stack", "value": "prod", "targetId": c}])
+    listed = ecs.list_attributes(targetType="container-instance", attributeName="stack")["attributes"]
+    assert [(a["targetId"], a["value"]) for a in listed] == [(c, "prod")]
+    assert ecs.list_container_instances(filter="attribute:stack == prod")["containerInstanceArns"] == [c]
+    assert len(ecs.list_container_instances(filter="attribute:ecs.instance-type =~ t3.*")["containerInstanceArns"]) == 2
+    r = ecs.run_task(taskDefinition="ec2web", launchType="EC2", count=2,
+                     placementConstraints=[{"type": "memberOf", "expression": "attribute:stack == prod"}])
+    assert r["failures"] == [] and {t["containerInstanceArn"] for t in r["tasks"]} == {c}
+    ecs.delete_attributes(attributes=[{"name": "stack", "targetId": c}])
+    assert ecs.list_attributes(targetType="container-instance", attributeName="stack")["attributes"] == []
+    # SIGTERM an agent: its tasks keep running; the same agent started again is the same instance, adopts them
+    ecs.get_waiter("tasks_running").wait(tasks=[t["taskArn"] for t in r["tasks"]],
+                                         WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    third = next(a for a in ec2["agents"] if a["zone"] == "us-east-1c")
+    os.kill(third["pid"], signal.SIGTERM)
+    before = {t["taskArn"]: t["containers"][0]["runtimeId"] for t in ecs.describe_tasks(
+        tasks=[t["taskArn"] for t in r["tasks"]])["tasks"]}
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "agent", "--cluster", "default", "--cpu", "2048",
+                             "--memory", "4096", "--host-ip", third["hostIp"], "--attribute",
+                             "ecs.availability-zone=us-east-1c", "--attribute", "ecs.instance-type=m5.large",
+                             "--state-dir", str(home / "agents" / f"agent-{third['n']}")],
+                            env={**os.environ, "MINECS_HOME": str(home)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: ecs.describe_container_instances(containerInstances=[c])["containerInstances"][0]
+                 ["agentConnected"], 20, interval=0.3, message="the restarted agent")
+        assert len(ecs.list_container_instances()["containerInstanceArns"]) == 3  # the same instance, not a 4th
+        after = ecs.describe_tasks(tasks=list(before))["tasks"]
+        assert {t["taskArn"]: t["containers"][0]["runtimeId"] for t in after} == before
+        assert all(t["lastStatus"] == "RUNNING" for t in after)
+        # deregistering with tasks needs force; the instance goes INACTIVE and its tasks stop
+        with pytest.raises(ecs.exceptions.InvalidParameterException):
+            ecs.deregister_container_instance(containerInstance=c)
+        d = ecs.deregister_container_instance(containerInstance=c, force=True)["containerInstance"]
+        assert d["status"] == "INACTIVE"
+        assert c not in ecs.list_container_instances()["containerInstanceArns"]
+        wait_for(lambda: all(t["lastStatus"] == "STOPPED" for t in ecs.describe_tasks(tasks=list(before))["tasks"]),
+                 20, interval=0.3, message="its tasks stopped")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

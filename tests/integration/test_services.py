@@ -72,8 +72,10 @@ def test_holds_desired_count_and_replaces_a_killed_container(fargate, ecs_client
     driver.kill(victim["containers"][0]["runtimeId"], "SIGKILL")
     wait_for(lambda: victim["taskArn"] not in [t["taskArn"] for t in live_tasks(ecs_client)] and
              stable(ecs_client, count=3), 20, interval=0.1, message="replacement")
-    gone = ecs_client.describe_tasks(tasks=[victim["taskArn"]])["tasks"][0]
-    assert gone["lastStatus"] == "STOPPED" and gone["stopCode"] == "EssentialContainerExited"
+    # the replacement may run before the old task has finished stopping (its namespace goes last)
+    gone = wait_for(lambda: (x := ecs_client.describe_tasks(tasks=[victim["taskArn"]])["tasks"][0])["lastStatus"]
+                    == "STOPPED" and x, 10, interval=0.1, message="the killed task STOPPED")
+    assert gone["stopCode"] == "EssentialContainerExited"
 
 
 def test_scale_out_and_in_and_services_stable_waiter(fargate, ecs_client, tmp_path) -> None:

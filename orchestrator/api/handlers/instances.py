@@ -187,14 +187,17 @@ def poll_tasks(cp: Any, req: Request) -> dict[str, Any]:
     p = req.params
     cluster = P.opt_str(p, "cluster")
     rec = instances.find(cp.store, cluster, P.req_str(p, "containerInstance"))
-    if rec is None or rec.status == "INACTIVE":
+    if rec is None:
         raise InvalidParameterException("The referenced container instance was not found.")
     since = P.opt_int(p, "sinceGeneration", 0, lo=0) or 0
     timeout = P.opt_int(p, "timeoutSeconds", 2, lo=0, hi=20) or 0
+    if rec.status == "INACTIVE":  # deregistered: it must run nothing (the agent stops what it still has)
+        cp.wait_until(lambda: False, timeout)
+        return {"generation": cp.generation, "tasks": [], "instanceStatus": "INACTIVE"}
     cp.agent_seen(rec)
     cp.wait_until(lambda: cp.generation > since, timeout)
     cp.agent_seen(rec)
-    return {"generation": cp.generation, "tasks": cp.tasks_for_instance(rec)}
+    return {"generation": cp.generation, "tasks": cp.tasks_for_instance(rec), "instanceStatus": rec.status}
 
 
 @operation("SubmitTaskStateChange")
