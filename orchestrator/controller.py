@@ -14,7 +14,7 @@ import heapq
 import logging
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.model.service import MAX_EVENTS, ServiceEvent, ServiceRecord
 from orchestrator.model.task import TaskStatus
@@ -111,12 +111,15 @@ class ServiceController:
         out = []
         draining = {i.instance_id for i in self.cp.store.list_instances(svc.cluster, statuses=("DRAINING",))} \
             if svc.launch_type == "EC2" else set()
+        health = {lb["targetGroupArn"]: self.cp.target_health(lb["targetGroupArn"]) for lb in svc.load_balancers}
         for t in self.cp.store.list_tasks(cluster=svc.cluster, service_name=svc.name):
             if t.last_status == TaskStatus.STOPPED and (t.stopped_at or 0) < now - STOPPED_TASK_WINDOW:
                 continue
             if t.created_at < svc.created_at:
                 continue  # a previous service of the same name
+            lb_state, lb_bad = self._lb_health(svc, t, health)
             out.append(TaskView(
+                lb_state=lb_state, lb_unhealthy=lb_bad,
                 task_id=t.task_id, deployment_id=t.deployment_id, last_status=t.last_status,
                 desired_status=t.desired_status, health=t.health_status,
                 has_health_check=self._has_check(t.family, t.revision), created_at=t.created_at,
@@ -124,6 +127,24 @@ class ServiceController:
                 draining=t.container_instance_id in draining, instance_id=t.container_instance_id,
                 zone=t.availability_zone))
         return out
+
+    @staticmethod
+    def _lb_health(svc: ServiceRecord, t: Any, health: dict[str, Any]) -> tuple[str | None, Any]:
+        """The worst state of the task's load balancer targets, and the first unhealthy one's details."""
+        if not svc.load_balancers:
+            return None, None
+        order = {"unhealthy": 0, "unavailable": 1, "initial": 2, "draining": 3, "healthy": 4}
+        worst, bad = "healthy", None
+        for lb in svc.load_balancers:
+            target = target_of(t, lb)
+            if target is None:
+                return "initial", None
+            state, reason, desc = health[lb["targetGroupArn"]].get(target, ("initial", "", ""))
+            if order.get(state, 2) < order[worst]:
+                worst = state
+            if state == "unhealthy" and bad is None:
+                bad = (lb["targetGroupArn"], target[1], desc or reason)
+        return worst, bad
 
     def reconcile(self, cluster: str, name: str) -> ServicePlan | None:
         store, clock = self.cp.store, self.cp.clock
@@ -142,6 +163,8 @@ class ServiceController:
             self._timer(clock.now() + 0.1, (cluster, name))
             return None
         started = self.cp.apply_service_plan(new, plan)
+        if new.load_balancers:
+            self._sync_targets(new)
         if started:
             self._add_events_now(cluster, name, [
                 f"(service {name}) has started {len(started)} tasks: " + " ".join(f"(task {t})" for t in started) + "."])
@@ -150,6 +173,42 @@ class ServiceController:
         if plan.changes or started:
             self.cp.notify()
         return plan
+
+    def _sync_targets(self, svc: ServiceRecord) -> None:
+        """Register the RUNNING tasks' targets; deregister (drain) those of tasks on their way out."""
+        from orchestrator.ops import loadbalancers as L
+        tasks = [t for t in self.cp.store.list_tasks(cluster=svc.cluster, service_name=svc.name, not_stopped=True)
+                 if t.created_at >= svc.created_at]
+        events = []
+        changed = False
+        for lb in svc.load_balancers:
+            arn = lb["targetGroupArn"]
+            try:
+                doc = L.target_group(self.cp.store, arn)
+            except L.LbError:
+                continue
+            registered = {(x["Id"], x["Port"]) for x in doc["_targets"] if x["State"] == "registered"}
+            wanted, leaving = set(), set()
+            for t in tasks:
+                target = target_of(t, lb)
+                if target is None:
+                    continue
+                if t.desired_status == TaskStatus.RUNNING and t.last_status == TaskStatus.RUNNING:
+                    wanted.add(target)
+                elif t.desired_status == TaskStatus.STOPPED:
+                    leaving.add(target)
+            add = sorted(wanted - registered)
+            drop = sorted(leaving & registered)
+            if add:
+                L.register_targets(self.cp.store, arn, [{"Id": ip, "Port": port} for ip, port in add])
+                events.append(f"(service {svc.name}) registered {len(add)} targets in (target-group {arn})")
+            if drop:
+                L.deregister_targets(self.cp.store, self.cp.clock, arn, [{"Id": ip, "Port": port} for ip, port in drop])
+                events.append(f"(service {svc.name}) deregistered {len(drop)} targets in (target-group {arn})")
+            changed = changed or bool(add or drop)
+        if changed:
+            self.cp.lb_changed()
+            self._add_events_now(svc.cluster, svc.name, events)
 
     def _add_events(self, svc: ServiceRecord, messages: list[str]) -> None:
         """Newest first, at most 100; a message identical to the newest one (within 6 hours) is
@@ -171,3 +230,14 @@ class ServiceController:
                 return
 
 
+
+
+def target_of(t: Any, lb: dict[str, Any]) -> tuple[str, int] | None:
+    """The (ip, port) a task offers a target group: the published port of containerName:containerPort."""
+    c = t.container(lb.get("containerName"))
+    if c is None:
+        return None
+    for b in c.network_bindings:
+        if b.container_port == lb.get("containerPort"):
+            return ("127.0.0.1" if b.bind_ip in ("0.0.0.0", "") else b.bind_ip), b.host_port
+    return None

@@ -46,6 +46,8 @@ class ControlPlane:
         self.controller = ServiceController(self)
         self.fleet = Fleet(self)
         self.endpoint: str | None = None
+        self.lb: Any = None  # the load balancer data plane, started with the control plane
+        self._housekeeping_stop = threading.Event()
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -132,16 +134,35 @@ class ControlPlane:
 
     def apply_service_plan(self, svc: Any, plan: Any) -> list[str]:
         """Carry out a service plan's stops and starts; returns the IDs of the tasks started."""
+        drain = self._drain_delay(svc)
+        draining = 0
         for task_id, code, reason in plan.stop:
             t = self.store.get_task(task_id)
             if t is not None:
-                self.stop_task(t, code, reason)
+                running = t.last_status == TaskStatus.RUNNING
+                self.stop_task(t, code, reason, drain=drain)
+                draining += int(running and drain > 0)
+        if draining:
+            self.controller._add_events_now(svc.cluster, svc.name, [
+                f"(service {svc.name}) has begun draining connections on {draining} tasks."])
         started: list[str] = []
         for dep_id, iid in plan.start_on:
             started.extend(self._start_service_tasks(svc, dep_id, 1, only=[iid]))
         for dep_id, n in plan.start:
             started.extend(self._start_service_tasks(svc, dep_id, n))
         return started
+
+    def _drain_delay(self, svc: Any) -> float:
+        """The longest deregistration delay of the service's target groups (0 without load balancers)."""
+        from orchestrator.ops import loadbalancers as L
+        delay = 0.0
+        for lb in svc.load_balancers:
+            try:
+                doc = L.target_group(self.store, lb.get("targetGroupArn"))
+            except L.LbError:
+                continue
+            delay = max(delay, float(doc["_attributes"]["deregistration_delay.timeout_seconds"]))
+        return delay
 
     def _start_service_tasks(self, svc: Any, dep_id: str, n: int, only: list[str] | None = None) -> list[str]:
         """Launch ``n`` tasks of a service deployment (EC2: placed, on ``only`` if given); returns their IDs."""
@@ -276,8 +297,13 @@ class ControlPlane:
                 rec.reason = p["reason"]
         self.report(t)
 
-    def stop_task(self, t: TaskRecord, code: StopCode, reason: str) -> TaskRecord:
-        t = task_ops.request_stop(self.store, self.clock, t, code, reason)
+    def stop_task(self, t: TaskRecord, code: StopCode, reason: str, *, drain: float = 0.0) -> TaskRecord:
+        """Desired → STOPPED. With ``drain`` (load balancer deregistration delay) the task first stays
+        DEACTIVATING while its targets drain; the runner stops it when the delay is over."""
+        t = task_ops.request_stop(self.store, self.clock, t, code, reason, drain=drain)
+        if drain > 0 and not t.drain_done:
+            self.notify()
+            return t
         if self.runner is not None and t.last_status != TaskStatus.STOPPED:
             if not self.runner.stop_task(t.task_id, code, reason):
                 log.warning("task %s is not held by a runner", t.task_id)
@@ -301,7 +327,7 @@ class ControlPlane:
             rec = self.store.get_task_definition(t.family, t.revision)
             if rec is None:
                 continue
-            pending.append((t, taskdefs.typed(rec)))
+            pending.append((task_ops.runner_view(t), taskdefs.typed(rec)))
         self.runner.adopt(pending)
 
     # -- clusters -------------------------------------------------------------------------------
@@ -336,7 +362,58 @@ class ControlPlane:
 
     # -- process --------------------------------------------------------------------------------
 
+    # -- load balancer ----------------------------------------------------------------------------
+
+    def lb_changed(self) -> None:
+        """Push the load balancer configuration to the data plane (after any LB or target change)."""
+        if self.lb is not None:
+            from orchestrator.ops.loadbalancers import snapshot
+            self.lb.apply(snapshot(self.store))
+        self.notify()
+
+    def target_health(self, group_arn: str) -> dict[tuple[str, int], tuple[str, str, str]]:
+        if self.lb is None:
+            return {}
+        return {(t.ip, t.port): (state, reason, desc) for t, state, reason, desc in self.lb.target_health(group_arn)}
+
+    def _on_target_health(self, group_arn: str, target: Any, state: str, reason: str) -> None:
+        self.controller.wake_all()
+        self.notify()
+
+    def _housekeeping(self) -> None:
+        from orchestrator.ops.loadbalancers import expire_draining
+        while not self._housekeeping_stop.wait(0.5):
+            try:
+                if expire_draining(self.store, self.clock):
+                    self.lb_changed()
+                self.finish_drained_stops()
+            except Exception:
+                log.exception("housekeeping failed")
+
+    def finish_drained_stops(self) -> None:
+        """Tasks whose load balancer draining is over now really stop (the runner gets the stop)."""
+        now = self.clock.now()
+        for t in self.store.list_tasks(desired=TaskStatus.STOPPED, not_stopped=True):
+            if t.drain_until is not None and t.drain_until <= now and not t.drain_done:
+                with self.store.transaction():
+                    cur = self.store.get_task(t.task_id) or t
+                    cur.drain_done = True
+                    cur.version += 1
+                    self.store.put_task(cur)
+                if self.runner is not None and cur.launch_type == "FARGATE":
+                    self.runner.stop_task(cur.task_id, cur.stop_code or StopCode.SERVICE_SCHEDULER_INITIATED,
+                                          cur.stopped_reason or "")
+                self.notify()
+
     def start(self) -> None:
+        try:
+            from orchestrator.lb.proxy import DataPlane
+            self.lb = DataPlane(on_health_change=self._on_target_health)
+            self.lb.start()
+            self.lb_changed()
+        except ImportError:
+            self.lb = None
+        threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
         if self.runner is not None:
             self.adopt_tasks()
             self.runner.start()
@@ -344,6 +421,9 @@ class ControlPlane:
         self.fleet.start()
 
     def stop(self) -> None:
+        self._housekeeping_stop.set()
+        if self.lb is not None:
+            self.lb.stop()
         self.fleet.stop()
         self.controller.stop()
         if self.runner is not None:

@@ -16,6 +16,7 @@ from orchestrator.model.instance import AGENT_TIMEOUT, LOST_HOST_GRACE, Instance
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
 from orchestrator.ops import instances as inst_ops
 from orchestrator.ops import taskdefs
+from orchestrator.ops import tasks as task_ops
 from orchestrator.store.codec import task_to_dict
 
 if TYPE_CHECKING:
@@ -144,7 +145,8 @@ class Fleet:
             trec = self.cp.store.get_task_definition(t.family, t.revision)
             if trec is None:
                 continue
-            out.append({"task": task_to_dict(t), "taskDefinition": taskdefs.registered_document(trec, t.region)})
+            out.append({"task": task_to_dict(task_ops.runner_view(t)),
+                        "taskDefinition": taskdefs.registered_document(trec, t.region)})
         return out
 
     def query_target(self, rec: InstanceRecord, used: dict[str, Any] | None) -> Any:

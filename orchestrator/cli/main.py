@@ -98,8 +98,8 @@ def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str |
 
 
 def _register_commands() -> None:
-    from orchestrator.cli.commands import clusters, instances, server, services, taskdefs, tasks
-    for mod in (server, clusters, taskdefs, tasks, services, instances):
+    from orchestrator.cli.commands import clusters, elb, instances, server, services, taskdefs, tasks
+    for mod in (server, clusters, taskdefs, tasks, services, instances, elb):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 
@@ -137,7 +137,8 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 # Options that take several values the AWS CLI way (``--tasks a b c``).
 LIST_OPTIONS = ("--tasks", "--clusters", "--task-definitions", "--include", "--tags", "--tag-keys",
                 "--services", "--container-instances", "--requires-compatibilities", "--attributes",
-                "--placement-constraints", "--placement-strategy", "--load-balancers")
+                "--placement-constraints", "--placement-strategy", "--load-balancers", "--names",
+                "--target-group-arns", "--load-balancer-arns", "--listener-arns", "--rule-arns")
 
 
 def expand_list_options(argv: list[str]) -> list[str]:

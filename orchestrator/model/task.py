@@ -124,6 +124,8 @@ class TaskRecord:
     service_name: str | None = None
     deployment_id: str | None = None
     cleaned_up: bool = False  # its containers have been removed (retention elapsed)
+    drain_until: float | None = None  # DEACTIVATING: its load balancer targets drain until then
+    drain_done: bool = False  # the stop has been handed to the runner
 
     def container(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name), None)

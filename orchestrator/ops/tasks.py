@@ -155,8 +155,10 @@ def find_task(store: Store, cluster_ref: str | None, ref: str) -> TaskRecord | N
     return t
 
 
-def request_stop(store: Store, clock: Clock, t: TaskRecord, code: StopCode, reason: str) -> TaskRecord:
-    """Desired status → STOPPED (the control plane's half of a stop; the runner does the rest)."""
+def request_stop(store: Store, clock: Clock, t: TaskRecord, code: StopCode, reason: str, *,
+                 drain: float = 0.0) -> TaskRecord:
+    """Desired status → STOPPED (the control plane's half of a stop; the runner does the rest). With
+    ``drain`` > 0 the task is DEACTIVATING until ``drain_until`` (its load balancer targets draining)."""
     with store.transaction():
         cur = store.get_task(t.task_id) or t
         if cur.desired_status != TaskStatus.STOPPED:
@@ -164,6 +166,11 @@ def request_stop(store: Store, clock: Clock, t: TaskRecord, code: StopCode, reas
             cur.stop_code = cur.stop_code or code
             cur.stopped_reason = cur.stopped_reason or reason
             cur.stopping_at = cur.stopping_at or clock.now()
+            if drain > 0 and cur.last_status == TaskStatus.RUNNING:
+                cur.last_status = TaskStatus.DEACTIVATING
+                cur.drain_until = clock.now() + drain
+            else:
+                cur.drain_done = True
             cur.version += 1
             store.put_task(cur)
         return cur
@@ -181,5 +188,14 @@ def merge_report(stored: TaskRecord, reported: TaskRecord) -> TaskRecord:
     merged.stopping_at = stored.stopping_at or reported.stopping_at
     merged.version = max(stored.version, reported.version) + (0 if reported.version > stored.version else 1)
     merged.service_name, merged.deployment_id = stored.service_name, stored.deployment_id
+    merged.drain_until, merged.drain_done = stored.drain_until, stored.drain_done
     merged.started_by, merged.group = stored.started_by, stored.group
     return merged
+
+
+def runner_view(t: TaskRecord) -> TaskRecord:
+    """The task as its runner must see it: a task still draining from its load balancer keeps running
+    (desired RUNNING for the runner) until the control plane hands it the stop."""
+    if t.desired_status == TaskStatus.STOPPED and t.drain_until is not None and not t.drain_done:
+        return dataclasses.replace(t, desired_status=TaskStatus.RUNNING)
+    return t

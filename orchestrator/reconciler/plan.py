@@ -46,6 +46,8 @@ class TaskView:
     draining: bool = False  # on a DRAINING container instance: to be replaced like an old deployment's task
     instance_id: str | None = None  # EC2: the container instance it runs on
     zone: str | None = None  # its availability zone
+    lb_state: str | None = None  # worst load balancer target state (healthy/initial/unhealthy/...); None: no LB
+    lb_unhealthy: tuple[str, int, str] | None = None  # (target group ARN, port, reason) when unhealthy
 
     @property
     def live(self) -> bool:
@@ -53,7 +55,8 @@ class TaskView:
 
     @property
     def healthy(self) -> bool:
-        return self.last_status == TaskStatus.RUNNING and (not self.has_health_check or self.health == "HEALTHY")
+        return self.last_status == TaskStatus.RUNNING and (not self.has_health_check or self.health == "HEALTHY") \
+            and self.lb_state in (None, "healthy")
 
 
 @dataclass
@@ -108,6 +111,19 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
                 now >= (t.started_at or t.created_at) + s.health_check_grace_period:
             stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, "Task failed container health checks")
             plan.events.append(f"(service {name}) (task {t.task_id}) failed container health checks.")
+            d = deps.get(t.deployment_id or "")
+            if d is not None and d.rollout_state == "IN_PROGRESS" and t.task_id not in d.failed_task_ids:
+                d.failed_task_ids.append(t.task_id)
+                d.failed_tasks += 1
+
+    # load balancer health: replace tasks whose target failed the target group's checks
+    for t in live:
+        if t.lb_unhealthy and t.last_status == TaskStatus.RUNNING and t.task_id not in stopping and \
+                now >= (t.started_at or t.created_at) + s.health_check_grace_period:
+            tg, port, why = t.lb_unhealthy
+            stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, f"Task failed ELB health checks in (target-group {tg})")
+            plan.events.append(f"(service {name}) (task {t.task_id}) (port {port}) is unhealthy in (target-group "
+                               f"{tg}) due to (reason {why}).")
             d = deps.get(t.deployment_id or "")
             if d is not None and d.rollout_state == "IN_PROGRESS" and t.task_id not in d.failed_task_ids:
                 d.failed_task_ids.append(t.task_id)
@@ -259,7 +275,8 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
             "deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
     s.stalled = stalled
     if plan.stop:
-        ran = [tid for tid, _, why in plan.stop if why != "Task failed container health checks"]
+        ran = [tid for tid, _, why in plan.stop if why != "Task failed container health checks"
+               and not why.startswith("Task failed ELB health checks")]
         if ran:
             plan.events.append(f"(service {s.name}) has stopped {len(ran)} running tasks: "
                                + " ".join(f"(task {tid})" for tid in ran) + ".")

@@ -95,6 +95,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX instances_by_cluster ON container_instances(cluster, status)
     """,
+    # 5: load balancer resources (ELBv2 shapes): load balancers, target groups, listeners, rules
+    """
+    CREATE TABLE lb_resources (
+        arn TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        parent TEXT,
+        name TEXT,
+        created_at REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX lb_by_kind ON lb_resources(kind, parent)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -412,3 +424,31 @@ class Store:
             args.extend(statuses)
         sql += " ORDER BY registered_at, instance_id"
         return [InstanceRecord(**json.loads(r["doc"])) for r in self._all(sql, tuple(args))]
+
+    # -- load balancer resources ---------------------------------------------------------------
+
+    def put_lb(self, kind: str, arn: str, doc: dict[str, Any], *, parent: str | None = None,
+               name: str | None = None, created_at: float = 0.0) -> None:
+        self._exec(
+            "INSERT INTO lb_resources(arn, kind, parent, name, created_at, doc) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(arn) DO UPDATE SET doc=excluded.doc, name=excluded.name",
+            (arn, kind, parent, name, created_at, json.dumps(doc)))
+
+    def get_lb(self, arn: str) -> tuple[str, dict[str, Any]] | None:
+        row = self._one("SELECT kind, doc FROM lb_resources WHERE arn = ?", (arn,))
+        return (row["kind"], json.loads(row["doc"])) if row else None
+
+    def list_lb(self, kind: str, *, parent: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT doc FROM lb_resources WHERE kind = ?"
+        args: list[Any] = [kind]
+        if parent is not None:
+            sql += " AND parent = ?"
+            args.append(parent)
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        sql += " ORDER BY created_at, arn"
+        return [json.loads(r["doc"]) for r in self._all(sql, tuple(args))]
+
+    def delete_lb(self, arn: str) -> None:
+        self._exec("DELETE FROM lb_resources WHERE arn = ? OR parent = ?", (arn, arn))

@@ -36,5 +36,6 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 def load_all() -> dict[str, Handler]:
     """Import every handler module (they register on import) and return the table."""
-    from orchestrator.api.handlers import clusters, instances, services, tags, taskdefs, tasks  # noqa: F401
+    from orchestrator.api.handlers import (clusters, instances, loadbalancers, services, tags,  # noqa: F401
+                                           taskdefs, tasks)
     return OPERATIONS
