@@ -377,7 +377,8 @@ def test_health_checks(sc: Scenario) -> None:
     try:
         good = sc.run(health=check("true"), labels={"case": case})
         bad = sc.run(health=check("false"), labels={"case": case})
-        assert sc.driver.inspect(good).health == "starting"
+        # "starting" until the first check; on a loaded machine the first check (1 s) may already be done
+        assert sc.driver.inspect(good).health in ("starting", "healthy")
 
         def script(fake: FakeDriver) -> None:
             fake.set_health(good, "healthy")
