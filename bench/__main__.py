@@ -8,16 +8,22 @@ import sys
 from collections.abc import Callable
 
 from bench import common as C
-from bench import runtask
+from bench import placement
+from bench import idle, replace, runtask, services30
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     runtask.NAME: runtask.run,
+    placement.NAME: placement.run,
+    services30.NAME: services30.run,
+    replace.NAME: replace.run,
+    idle.NAME: idle.run,
 }
 
 USAGE = f"""usage: python -m bench [NAME ...]
 
 Benchmarks: {", ".join(BENCHMARKS)} (default: all).
-Environment: BENCH_RUNS timed runs per measurement (default {C.DEFAULT_RUNS}).
+Environment: BENCH_RUNS timed runs per measurement (default {C.DEFAULT_RUNS}); BENCH_RUNS_SLOW for services30
+(default {C.DEFAULT_RUNS_SLOW}); BENCH_IDLE_SECONDS the idle sampling window (default 30).
 Every figure is a ratio against a baseline measured in the same run; see bench/README.md."""
 
 
@@ -34,7 +40,9 @@ def main(argv: list[str]) -> int:
         return 2
     names = list(dict.fromkeys(argv)) or list(BENCHMARKS)
     try:
-        C.runs()  # validate BENCH_RUNS before starting anything
+        C.runs()  # validate BENCH_RUNS* before starting anything
+        C.runs_slow()
+        C.idle_seconds()
     except C.BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ PY = sys.executable  # the venv's interpreter when run as `.venv/bin/python -m b
 MINECS = (PY, "-m", "orchestrator")  # the real CLI, as the tests run it
 
 DEFAULT_RUNS = 7
+DEFAULT_RUNS_SLOW = 3  # benchmarks whose single run takes tens of seconds (services30)
 LABEL_INSTANCE = "minecs.instance"  # same key as orchestrator.naming.LABEL_INSTANCE
 LABEL_TASK_ID = "minecs.task-id"
 
@@ -42,15 +43,29 @@ class BenchError(Exception):
 
 def runs() -> int:
     """Timed runs per measurement: ``BENCH_RUNS`` (default 7, at least 1)."""
-    raw = os.environ.get("BENCH_RUNS", "").strip()
+    return _positive_env("BENCH_RUNS", DEFAULT_RUNS)
+
+
+def runs_slow() -> int:
+    """Timed runs for the slow benchmarks (one run takes tens of seconds): ``BENCH_RUNS_SLOW`` (default 3)."""
+    return _positive_env("BENCH_RUNS_SLOW", DEFAULT_RUNS_SLOW)
+
+
+def idle_seconds() -> int:
+    """The idle benchmark's sampling window: ``BENCH_IDLE_SECONDS`` (default 30)."""
+    return _positive_env("BENCH_IDLE_SECONDS", 30)
+
+
+def _positive_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_RUNS
+        return default
     try:
         n = int(raw)
     except ValueError:
-        raise BenchError(f"BENCH_RUNS must be a positive integer, not {raw!r}") from None
+        raise BenchError(f"{name} must be a positive integer, not {raw!r}") from None
     if n < 1:
-        raise BenchError(f"BENCH_RUNS must be a positive integer, not {raw!r}")
+        raise BenchError(f"{name} must be a positive integer, not {raw!r}")
     return n
 
 
@@ -109,8 +124,12 @@ class Figure:
     value: float
     baseline_what: str
     baseline: float
-    target: float  # the ratio must be <= target
+    target: float | None  # the ratio must be <= target (None: no target on the ratio)
     runs: int
+    unit: str = "s"  # "s" (seconds) or "%" (percent of one CPU core)
+    abs_target: float | None = None  # the minecs value itself must be <= (or < if abs_strict) this
+    abs_strict: bool = False
+    runs_label: str | None = None  # replaces "N runs" in the result line
 
     @property
     def ratio(self) -> float:
@@ -118,20 +137,39 @@ class Figure:
 
     @property
     def missed(self) -> bool:
-        return self.ratio > self.target
+        if self.target is not None and self.ratio > self.target:
+            return True
+        if self.abs_target is not None:
+            return self.value >= self.abs_target if self.abs_strict else self.value > self.abs_target
+        return False
+
+    def fmt(self, value: float, digits: int = 2) -> str:
+        return f"{value:.{digits}f}% of a core" if self.unit == "%" else f"{value:.{digits}f} s"
+
+    @property
+    def target_text(self) -> str:
+        parts = []
+        if self.target is not None:
+            parts.append(f"ratio <= {self.target:g}x")
+        if self.abs_target is not None:
+            unit = "% of a core" if self.unit == "%" else " s"
+            parts.append(f"minecs {'<' if self.abs_strict else '<='} {self.abs_target:g}{unit}")
+        return ", ".join(parts) or "none"
 
 
 RESULTS: list[Figure] = []
 ERRORS: list[tuple[str, str]] = []
 
 
-def report(bench: str, what: str, value: float, baseline_what: str, baseline: float, *, target: float,
-           runs: int) -> Figure:
-    """Record a figure and print its result line."""
-    f = Figure(bench, what, value, baseline_what, baseline, target, runs)
+def report(bench: str, what: str, value: float, baseline_what: str, baseline: float, *, target: float | None,
+           runs: int, unit: str = "s", abs_target: float | None = None, abs_strict: bool = False,
+           runs_label: str | None = None) -> Figure:
+    """Record a figure and print its result line. ``target`` bounds the ratio; ``abs_target`` (optional)
+    bounds the minecs value itself, in ``unit``."""
+    f = Figure(bench, what, value, baseline_what, baseline, target, runs, unit, abs_target, abs_strict, runs_label)
     RESULTS.append(f)
-    line = (f"{bench}: {what} median {value:.2f} s vs {baseline_what} median {baseline:.2f} s "
-            f"-> ratio {f.ratio:.2f}x (target <= {target:g}x) [{runs} runs]")
+    line = (f"{bench}: {what} median {f.fmt(value)} vs {baseline_what} median {f.fmt(baseline)} "
+            f"-> ratio {f.ratio:.2f}x (target: {f.target_text}) [{runs_label or f'{runs} runs'}]")
     print(line + ("  MISSED" if f.missed else ""), flush=True)
     return f
 
@@ -158,7 +196,8 @@ def print_summary() -> None:
     print(f"summary ({machine()})")
     rows = [("figure", "minecs", "baseline", "ratio", "target", "result")]
     for f in RESULTS:
-        rows.append((f.bench, f"{f.value:.3f} s", f"{f.baseline:.3f} s", f"{f.ratio:.2f}x", f"<= {f.target:g}x",
+        short = (lambda v: f"{v:.2f}%") if f.unit == "%" else (lambda v: f"{v:.3f} s")
+        rows.append((f.bench, short(f.value), short(f.baseline), f"{f.ratio:.2f}x", f.target_text,
                      "MISSED" if f.missed else "met"))
     for bench, message in ERRORS:
         rows.append((bench, "-", "-", "-", "-", "ERROR"))
@@ -351,6 +390,93 @@ class MinecsHome:
         ids = containers_with_label(LABEL_TASK_ID, task_arn.rsplit("/", 1)[-1])
         remove_containers([*ids, *(i for i in also_remove if i not in ids)])
 
+    @property
+    def server_pid(self) -> int:
+        """The control plane's process ID, from ``$MINECS_HOME/server.json``."""
+        pid = self._server_pid()
+        if pid is None:
+            raise BenchError(f"no server.json with a pid in {self.path}")
+        return pid
+
+    def register(self, taskdef: dict[str, Any]) -> None:
+        """Register a task definition (written to a file in the home, registered through the real CLI)."""
+        assert self.path is not None
+        f = self.path / f"taskdef-{taskdef['family']}.json"
+        f.write_text(json.dumps(taskdef))
+        self.cli("register-task-definition", "--cli-input-json", f"file://{f}")
+
+    def service(self, name: str) -> dict[str, Any]:
+        resp = self.api.call("DescribeServices", {"services": [name]})
+        if not resp.get("services"):
+            raise BenchError(f"service {name} not found")
+        return dict(resp["services"][0])
+
+    def tasks(self, *, service: str | None = None, desired: str = "RUNNING") -> list[dict[str, Any]]:
+        """DescribeTasks of every task ListTasks returns (all pages, 100 at a time)."""
+        params: dict[str, Any] = {"desiredStatus": desired}
+        if service:
+            params["serviceName"] = service
+        arns: list[str] = []
+        while True:
+            resp = self.api.call("ListTasks", params)
+            arns += resp.get("taskArns") or []
+            if not resp.get("nextToken"):
+                break
+            params["nextToken"] = resp["nextToken"]
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(arns), 100):
+            out += self.api.call("DescribeTasks", {"tasks": arns[i:i + 100]}).get("tasks") or []
+        return out
+
+    def wait_steady(self, names: Sequence[str], count: int, *, timeout: float = 120.0, interval: float = 0.1) -> float:
+        """Poll DescribeServices until every service in ``names`` runs ``count`` tasks with none pending and
+        a single COMPLETED deployment. Returns the seconds waited."""
+        t0 = time.monotonic()
+        names = list(names)
+        while True:
+            ok = True
+            for i in range(0, len(names), 10):
+                for s in self.api.call("DescribeServices", {"services": names[i:i + 10]}).get("services") or []:
+                    deps = s.get("deployments") or []
+                    if not (s["runningCount"] == count and s["pendingCount"] == 0 and len(deps) == 1
+                            and deps[0].get("rolloutState") == "COMPLETED"):
+                        ok = False
+            if ok:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout:
+                raise BenchError(f"services {', '.join(names)} did not reach {count} RUNNING tasks within "
+                                 f"{timeout:.0f}s")
+            time.sleep(interval)
+
+    def delete_services(self, names: Sequence[str], *, timeout: float = 180.0) -> None:
+        """DeleteService --force each, wait until none of their tasks is left running (every task STOPPED),
+        then remove this home's containers that no longer run (the stopped tasks' app and pause
+        containers; the runner itself would only remove them after ``MINECS_TASK_CLEANUP_WAIT``). The
+        warm pool's running pause containers stay. Untimed housekeeping."""
+        for name in names:
+            with contextlib.suppress(Exception):
+                self.api.call("DeleteService", {"service": name, "force": True})
+        deadline = time.monotonic() + timeout
+        while True:
+            left = [t for name in names for desired in ("RUNNING", "STOPPED")
+                    for t in self.tasks(service=name, desired=desired) if t["lastStatus"] != "STOPPED"]
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"{len(left)} task(s) of {', '.join(names)} did not stop within {timeout:.0f}s")
+            time.sleep(0.2)
+        self.remove_finished()
+
+    def remove_finished(self) -> int:
+        """Remove this home's exited (or dead) containers. Not forced, and not those merely "created": the
+        warm pool may be between create and start of a pause container, and a forced removal of what was
+        listed as created could kill it after a task took it (seen with a large MINECS_PAUSE_POOL)."""
+        ids = docker("ps", "-aq", "--no-trunc", "--filter", f"label={LABEL_INSTANCE}={self.instance_label}",
+                     "--filter", "status=exited", "--filter", "status=dead", check=False).split()
+        for i in range(0, len(ids), 50):
+            docker("rm", *ids[i:i + 50], check=False)
+        return len(ids)
+
     def quiesce(self, *, stable: float = 0.5, timeout: float = 20.0) -> float:
         """Wait until this home's containers stop changing — the same containers in the same states for
         ``stable`` seconds, none half-created — so background work the last run triggered (the runner
@@ -370,6 +496,318 @@ class MinecsHome:
             if now - t0 >= timeout:
                 return now - t0
             time.sleep(0.1)
+
+
+# -- the test workload: a busybox loop that exits at once on SIGTERM --------------------------------
+
+LOOP_IMAGE = "minecs/busybox:latest"
+LOOP_COMMAND = ("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done")
+
+
+def loop_taskdef(family: str) -> dict[str, Any]:
+    """A FARGATE/awsvpc task definition (cpu 256, memory 512) of one essential ``loop`` container."""
+    return {"family": family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+            "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": "loop", "image": LOOP_IMAGE, "essential": True,
+                                      "command": list(LOOP_COMMAND)}]}
+
+
+# -- CPU accounting (Linux /proc) ------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (utime + stime, all threads, not children) of ``pid`` so far, from /proc/<pid>/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError as e:
+        raise BenchError(f"cannot read /proc/{pid}/stat: {e}") from None
+    fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 (state) is fields[0]
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def host_cpu() -> tuple[float, float, float]:
+    """(busy, total, kernel) CPU seconds of the whole machine so far, over all cores (/proc/stat); kernel is
+    system + irq + softirq time."""
+    v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = v[3] + v[4]  # idle + iowait
+    return (sum(v) - idle) / CLK_TCK, sum(v) / CLK_TCK, (v[2] + v[5] + v[6]) / CLK_TCK
+
+
+def pids_named(comm: str) -> list[int]:
+    """Processes whose /proc/<pid>/comm is exactly ``comm``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{entry}/comm").read_text().strip() == comm:
+                    out.append(int(entry))
+    return out
+
+
+def dockerd_pid() -> int:
+    pids = pids_named("dockerd")
+    if len(pids) != 1:
+        raise BenchError(f"expected one dockerd process visible in /proc, found {len(pids)} "
+                         "(a remote or rootless daemon cannot be measured this way)")
+    return pids[0]
+
+
+@dataclass
+class CpuSnapshot:
+    wall: float
+    host_busy: float
+    host_total: float
+    host_kernel: float
+    procs: dict[str, float]  # name -> CPU seconds so far
+
+
+class CpuMeter:
+    """CPU seconds of a few named processes (and of the whole machine) between two snapshots."""
+
+    def __init__(self, procs: dict[str, Sequence[int]]) -> None:
+        self.procs = {name: list(pids) for name, pids in procs.items()}
+
+    def snap(self) -> CpuSnapshot:
+        values = {}
+        for name, pids in self.procs.items():
+            total = 0.0
+            for pid in pids:
+                with contextlib.suppress(BenchError):  # a process that is gone counts 0 from then on
+                    total += proc_cpu(pid)
+            values[name] = total
+        busy, total, kernel = host_cpu()
+        return CpuSnapshot(time.monotonic(), busy, total, kernel, values)
+
+    @staticmethod
+    def percent(a: CpuSnapshot, b: CpuSnapshot) -> dict[str, float]:
+        """% of one core for each process between ``a`` and ``b``; ``host`` is the whole machine's busy
+        time, also in % of one core (so 200 = both cores of a 2-CPU machine), ``kernel`` the part of it
+        spent in the kernel."""
+        wall = max(1e-9, b.wall - a.wall)
+        out = {name: (b.procs[name] - a.procs[name]) / wall * 100 for name in a.procs}
+        out["host"] = (b.host_busy - a.host_busy) / wall * 100
+        out["kernel"] = (b.host_kernel - a.host_kernel) / wall * 100
+        return out
+
+
+# -- Docker events ---------------------------------------------------------------------------------
+
+@dataclass
+class DockerEvent:
+    action: str       # "start", "die", ...
+    id: str           # container ID
+    time: float       # the daemon's timestamp (epoch seconds, from timeNano)
+    attrs: dict[str, str]  # labels, plus image, name, exitCode
+
+
+class EventWatch:
+    """``docker events`` for containers carrying ``key=value`` (start and die), read by a thread from a
+    subprocess started on entry — so it is connected before anything it should see happens."""
+
+    def __init__(self, key: str, value: str, actions: Sequence[str] = ("start", "die")) -> None:
+        import threading
+        self.argv = ["docker", "events", "--format", "{{json .}}", "--filter", "type=container",
+                     "--filter", f"label={key}={value}", *(a for act in actions for a in ("--filter", f"event={act}"))]
+        self.events: list[DockerEvent] = []
+        self._cv = threading.Condition()
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> EventWatch:
+        import threading
+        self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL, text=True)
+        self._thread = threading.Thread(target=self._read, name="docker-events", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(Exception):
+                self._proc.terminate()
+                self._proc.wait(timeout=5)
+            with contextlib.suppress(Exception):
+                if self._proc.poll() is None:
+                    self._proc.kill()
+                    self._proc.wait(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                continue
+            actor = raw.get("Actor") or {}
+            ev = DockerEvent(str(raw.get("Action") or raw.get("status") or ""), str(actor.get("ID") or raw.get("id")),
+                             (raw.get("timeNano") or 0) / 1e9 or float(raw.get("time") or 0),
+                             dict(actor.get("Attributes") or {}))
+            with self._cv:
+                self.events.append(ev)
+                self._cv.notify_all()
+
+    def mark(self) -> int:
+        """A position in the stream: ``wait`` with ``after`` only looks at later events."""
+        with self._cv:
+            return len(self.events)
+
+    def wait(self, predicate: Any, *, after: int = 0, timeout: float = 30.0) -> DockerEvent | None:
+        """The first event (from position ``after`` on) for which ``predicate(event)`` holds, or None after
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for ev in self.events[after:]:
+                    if predicate(ev):
+                        return ev
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cv.wait(left)
+
+
+# -- Docker Swarm (the baseline orchestrator) -----------------------------------------------------
+
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
+
+
+class Swarm:
+    """A single-node Swarm to measure against, on loopback only. On entry: if this daemon is not in a
+    swarm, ``docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377`` (and on exit
+    ``docker swarm leave --force``, plus removing ``docker_gwbridge`` if the init created it and nothing
+    uses it); a swarm that already exists is used as it is and left alone. Services are created with
+    ``--no-resolve-image`` (local images, no registry), publish nothing, and carry the label
+    ``minecs.instance=bench-...`` (service and containers), so clean-up finds them even after an
+    interrupt."""
+
+    def __init__(self) -> None:
+        self.label = f"bench-{os.getpid()}-{secrets.token_hex(4)}"
+        self.created = False
+        self._had_gwbridge = True
+        self._api: Any = None
+
+    def __enter__(self) -> Swarm:
+        state = docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").split()
+        if state and state[0] == "inactive":
+            self._had_gwbridge = bool(docker("network", "ls", "-q", "--filter", "name=^docker_gwbridge$").strip())
+            try:
+                docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+            except BenchError:
+                self._leave_if_joined()
+                raise
+            self.created = True
+        elif state[:2] != ["active", "true"]:
+            raise BenchError(f"this Docker daemon is in a swarm state the bench cannot use: {' '.join(state)} "
+                             "(need inactive, or active as a manager)")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with shielded():
+            with contextlib.suppress(Exception):
+                self.cleanup()
+            if self.created:
+                with contextlib.suppress(Exception):
+                    docker("swarm", "leave", "--force", timeout=60, check=False)
+                if not self._had_gwbridge:
+                    with contextlib.suppress(Exception):
+                        docker("network", "rm", "docker_gwbridge", check=False)
+            if self._api is not None:
+                with contextlib.suppress(Exception):
+                    self._api.close()
+
+    def _leave_if_joined(self) -> None:
+        with contextlib.suppress(Exception):
+            if docker("info", "--format", "{{.Swarm.LocalNodeState}}", check=False).strip() != "inactive":
+                docker("swarm", "leave", "--force", check=False)
+
+    @property
+    def api(self) -> Any:
+        """The Docker SDK's low-level client (in-process, for polling without a CLI start-up per poll)."""
+        if self._api is None:
+            import docker as docker_sdk
+            self._api = docker_sdk.from_env(version="1.41", timeout=60).api
+        return self._api
+
+    def create_argv(self, name: str, replicas: int) -> list[str]:
+        """``docker service create`` of the busybox loop: detached, no image resolution, no restart delay
+        (Swarm's default ``--restart-delay`` is 5 s, a policy pause minecs does not have)."""
+        return ["docker", "service", "create", "--detach", "--name", name, "--replicas", str(replicas),
+                "--no-resolve-image", "--restart-delay", "0s", "--stop-grace-period", "2s",
+                "--label", f"{LABEL_INSTANCE}={self.label}", "--container-label", f"{LABEL_INSTANCE}={self.label}",
+                LOOP_IMAGE, *LOOP_COMMAND]
+
+    def running(self, service_id: str) -> int:
+        """Running tasks of a service, as ``docker service ls`` shows them (``ServiceStatus``)."""
+        found = self.api.services(filters={"id": service_id}, status=True)
+        if not found:
+            raise BenchError(f"swarm service {service_id} not found")
+        return int((found[0].get("ServiceStatus") or {}).get("RunningTasks") or 0)
+
+    def tasks(self, service_id: str) -> list[dict[str, Any]]:
+        return list(self.api.tasks(filters={"service": service_id}))
+
+    def containers(self, service_id: str | None = None, *, all: bool = True) -> list[str]:
+        key, value = (SWARM_SERVICE_LABEL, service_id) if service_id else (LABEL_INSTANCE, self.label)
+        return docker("ps", *(["-a"] if all else []), "-q", "--no-trunc", "--filter", f"label={key}={value}").split()
+
+    def remove_service(self, service_id: str, *, timeout: float = 120.0) -> None:
+        """``docker service rm`` and wait until Swarm has removed every container of the service."""
+        docker("service", "rm", service_id, check=False)
+        deadline = time.monotonic() + timeout
+        while self.containers(service_id):
+            if time.monotonic() > deadline:
+                raise BenchError(f"the containers of swarm service {service_id} were not removed within "
+                                 f"{timeout:.0f}s")
+            time.sleep(0.2)
+
+    def quiesce(self, *, stable: float = 0.5, timeout: float = 20.0) -> float:
+        """Wait until the bench's swarm containers stop changing for ``stable`` seconds."""
+        t0 = time.monotonic()
+        last: str | None = None
+        since = t0
+        while True:
+            snap = docker("ps", "-a", "--no-trunc", "--filter", f"label={LABEL_INSTANCE}={self.label}",
+                          "--format", "{{.ID}} {{.State}}", check=False)
+            now = time.monotonic()
+            if snap != last:
+                last, since = snap, now
+            elif now - since >= stable and " created" not in snap and " restarting" not in snap:
+                return now - t0
+            if now - t0 >= timeout:
+                return now - t0
+            time.sleep(0.1)
+
+    def cleanup(self) -> None:
+        """Remove every service (and wait for the containers) carrying this bench's label."""
+        ids = docker("service", "ls", "-q", "--filter", f"label={LABEL_INSTANCE}={self.label}", check=False).split()
+        if ids:
+            docker("service", "rm", *ids, check=False)
+        deadline = time.monotonic() + 120
+        while self.containers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        remove_by_label(LABEL_INSTANCE, self.label)
+
+
+def parse_docker_time(text: str | None) -> float | None:
+    from orchestrator.runtime.docker import parse_timestamp
+    return parse_timestamp(text)
+
+
+def inspect_many(ids: Sequence[str]) -> list[dict[str, Any]]:
+    """``docker inspect`` of many containers, 50 per call."""
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(ids), 50):
+        if ids[i:i + 50]:
+            out += json.loads(docker("inspect", *ids[i:i + 50]))
+    return out
+
+
+def spread(values: Sequence[float], unit: str = "s") -> str:
+    return f"min {min(values):.3f} / median {median(values):.3f} / max {max(values):.3f} {unit}"
 
 
 def _alive(pid: int) -> bool:

@@ -31,7 +31,7 @@ STOPPED_TASK_WINDOW = 3600.0  # stopped tasks older than this no longer matter t
 
 
 class ServiceController:
-    def __init__(self, cp: "ControlPlane", *, resync_interval: float = 5.0) -> None:
+    def __init__(self, cp: "ControlPlane", *, resync_interval: float = 30.0) -> None:
         self.cp = cp
         self.resync_interval = resync_interval
         self._dirty: set[tuple[str, str]] = set()
@@ -157,6 +157,8 @@ class ServiceController:
                                 daemon_instances=daemon)
             new = plan.service
             self._add_events(new, plan.events)
+            if new == svc:  # nothing changed: no write (an idle pass costs a read, not a commit)
+                break
             if store.put_service(new, expect_version=svc.version):
                 break
         else:

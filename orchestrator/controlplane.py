@@ -382,7 +382,7 @@ class ControlPlane:
 
     def _housekeeping(self) -> None:
         from orchestrator.ops.loadbalancers import expire_draining
-        while not self._housekeeping_stop.wait(0.5):
+        while not self._housekeeping_stop.wait(1.0):
             try:
                 if expire_draining(self.store, self.clock):
                     self.lb_changed()

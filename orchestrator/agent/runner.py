@@ -66,7 +66,7 @@ class _Managed:
 
 class TaskRunner:
     def __init__(self, driver: ContainerDriver, reporter: Reporter, clock: Clock, placement: C.Placement, *,
-                 workers: int = 8, resync_interval: float = 10.0, cleanup_wait: float = 600.0,
+                 workers: int = 8, resync_interval: float = 30.0, cleanup_wait: float = 600.0,
                  default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None) -> None:
         self.driver = driver
         self.reporter = reporter
