@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bench import common as C
 from bench import placement
-from bench import idle, replace, runtask, services30
+from bench import idle, lb, replace, runtask, services30
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     runtask.NAME: runtask.run,
@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     services30.NAME: services30.run,
     replace.NAME: replace.run,
     idle.NAME: idle.run,
+    lb.NAME: lb.run,
 }
 
 USAGE = f"""usage: python -m bench [NAME ...]

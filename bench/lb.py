@@ -459,8 +459,11 @@ def run() -> None:
              "nginx proxy", C.median([REQUESTS_PER_FIGURE / r.rps for r in n_runs]), target=TARGET_TIME, runs=n)
     C.info(NAME, f"throughput: minecs {m_rps:,.0f} req/s vs nginx {n_rps:,.0f} req/s -> minecs/nginx "
                  f"{m_rps / n_rps:.2f} (target >= {1 / TARGET_TIME:g}; {'met' if m_rps / n_rps >= 1 / TARGET_TIME else 'MISSED'})")
-    C.info(NAME, "req/s runs: minecs " + C.spread([r.rps for r in m_runs], "req/s").replace(".000", "")
-           + "; nginx " + C.spread([r.rps for r in n_runs], "req/s").replace(".000", ""))
+    def rps_spread(runs: list[Load]) -> str:
+        v = [r.rps for r in runs]
+        return f"min {min(v):,.0f} / median {C.median(v):,.0f} / max {max(v):,.0f} req/s"
+
+    C.info(NAME, f"runs: minecs {rps_spread(m_runs)}; nginx {rps_spread(n_runs)}")
     _report_ms(NAME, f"minecs data plane: p99 latency ({CONNECTIONS} connections, full load)",
                C.median([r.p99 for r in m_runs]), "nginx proxy", C.median([r.p99 for r in n_runs]),
                target=TARGET_P99, runs=n)

@@ -3,9 +3,10 @@ proxy's loop, each doing ``GET <path>`` on the target (its traffic port, or the 
 ``interval`` seconds with ``timeout``; the outcome goes through ``health.HealthState`` (pure), and state changes
 are reported through ``DataPlane.notify``.
 
-A newly registered target is ``initial`` and checked at once; deregistered (draining) targets and targets of a
-group no listener rule forwards to (``unused``, ``Target.NotInUse``) are not checked; a disabled health check
-makes a target ``unavailable``.
+A newly registered target is ``initial`` and checked at once; deregistered (draining) targets are not checked; a
+disabled health check makes a target ``unavailable``. Unlike ELBv2, targets of a group no listener rule forwards
+to are checked too (ELBv2 reports them ``unused``/``Target.NotInUse``): ECS refuses such a group for a service,
+minecs does not, and its services wait for healthy targets.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("minecs.lb.health")
 
-NOT_IN_USE = "Target.NotInUse"
-NOT_IN_USE_HEALTH = H.HealthState(H.UNUSED, NOT_IN_USE,
-                                  "Target group is not configured to receive traffic from the load balancer")
 DISABLED_HEALTH = H.HealthState(H.UNAVAILABLE, H.HEALTH_CHECK_DISABLED, H.DESCRIPTIONS[H.HEALTH_CHECK_DISABLED])
 USER_AGENT = "ELB-HealthChecker/2.0"
 _EMPTY: dict[Target, str] = {}
@@ -60,13 +58,10 @@ class Prober:
         for arn, tg in new.groups.items():
             prev = self._states.get(arn, {})
             hc = tg.health
-            in_use = arn in new.in_use
             now: dict[Target, H.HealthState] = {}
             for t in tg.targets:
                 st = prev.get(t)
-                if not in_use:
-                    st = NOT_IN_USE_HEALTH
-                elif not hc.enabled:
+                if not hc.enabled:
                     st = DISABLED_HEALTH
                 elif st is None or st.state in (H.UNUSED, H.UNAVAILABLE) or st.state in H.DRAINING_STATES:
                     st = H.HealthState.registered()
@@ -84,8 +79,7 @@ class Prober:
             self._states = states
             self._routing = {arn: {t: s.state for t, s in m.items()} for arn, m in states.items()}
         # probe tasks: one per checked target; restarted when the group's health check changes
-        wanted = {(arn, t): tg.health for arn, tg in new.groups.items()
-                  if arn in new.in_use and tg.health.enabled for t in tg.targets}
+        wanted = {(arn, t): tg.health for arn, tg in new.groups.items() if tg.health.enabled for t in tg.targets}
         for key, (hc, task) in list(self._tasks.items()):
             if wanted.get(key) != hc:
                 task.cancel()

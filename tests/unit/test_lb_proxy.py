@@ -89,6 +89,8 @@ class Backend:
                     self.end_headers()
                     self.wfile.write(body)
                     self.close_connection = True
+                elif self.path == "/version":
+                    self._reply(200, self.request_version.encode())
                 elif self.path == "/headers":
                     self._reply(200, json.dumps(backend.requests[-1][2]).encode(), "application/json")
                 else:
@@ -367,7 +369,7 @@ def test_unhealthy_target_stops_getting_traffic_and_all_unhealthy_fails_open(pla
     assert {request(port)[1]["x-backend"] for _ in range(6)} == {"a"}
 
 
-def test_initial_states_and_unused_group(plane, backends):
+def test_initial_states_and_group_without_listener(plane, backends):
     a = backends("a")
     port = free_port()
     slow_hc = HealthCheck(path="/health", interval=30, timeout=1)
@@ -375,8 +377,8 @@ def test_initial_states_and_unused_group(plane, backends):
                      groups=(group("arn:tg/web", a.target, hc=slow_hc), group("arn:tg/spare", a.target))))
     # the first check runs at registration: one success is enough
     wait_healthy(plane, "arn:tg/web", a.target, timeout=5)
-    assert plane.target_health("arn:tg/spare") == [
-        (a.target, "unused", "Target.NotInUse", "Target group is not configured to receive traffic from the load balancer")]
+    # a group no rule forwards to is health-checked too (minecs services may use one)
+    wait_healthy(plane, "arn:tg/spare", a.target, timeout=5)
     assert plane.target_health("arn:tg/nope") == []
     dead = Target("127.0.0.1", free_port())
     plane.apply(snap(port, fwd(("arn:tg/web", 1)), groups=(group("arn:tg/web", a.target, dead, hc=slow_hc),)))
@@ -659,3 +661,18 @@ def test_bare_lf_line_ends_are_accepted(plane):
         assert body == b"line one\r\n\r\nline two\n"
     finally:
         srv.close()
+
+
+def test_http10_client_is_forwarded_as_http10_and_closed(plane, backends):
+    a = backends("a")
+    port = free_port()
+    plane.apply(snap(port, fwd(("arn:tg/a", 1)), groups=(group("arn:tg/a", a.target),)))
+    wait_healthy(plane, "arn:tg/a", a.target)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /version HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):  # the proxy closes the connection after the response
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    # forwarded as HTTP/1.0, so a compliant target cannot answer chunked
+    assert body == b"HTTP/1.0" and b"Connection: close" in head
