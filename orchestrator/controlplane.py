@@ -47,6 +47,7 @@ class ControlPlane:
         self.fleet = Fleet(self)
         self.endpoint: str | None = None
         self.lb: Any = None  # the load balancer data plane, started with the control plane
+        self._lb_lock = threading.Lock()
         self._housekeeping_stop = threading.Event()
 
     # -- identity -------------------------------------------------------------------------------
@@ -365,10 +366,12 @@ class ControlPlane:
     # -- load balancer ----------------------------------------------------------------------------
 
     def lb_changed(self) -> None:
-        """Push the load balancer configuration to the data plane (after any LB or target change)."""
+        """Push the load balancer configuration to the data plane (after any LB or target change).
+        Reading and applying happen under one lock, so a newer snapshot can never be overtaken by an older."""
         if self.lb is not None:
             from orchestrator.ops.loadbalancers import snapshot
-            self.lb.apply(snapshot(self.store))
+            with self._lb_lock:
+                self.lb.apply(snapshot(self.store))
         self.notify()
 
     def target_health(self, group_arn: str) -> dict[tuple[str, int], tuple[str, str, str]]:

@@ -34,6 +34,20 @@ def operation(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def describe_each(refs: list[str], find: Callable[[str], Any], shape: Callable[[Any], dict[str, Any]],
+                  missing_arn: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The Describe* pattern: shapes for what exists, ``{arn, reason: MISSING}`` failures for the rest
+    (HTTP 200 either way; the botocore waiters depend on the failures)."""
+    found, failures = [], []
+    for ref in refs:
+        item = find(ref)
+        if item is None:
+            failures.append({"arn": ref if ref.startswith("arn:") else missing_arn(ref), "reason": "MISSING"})
+        else:
+            found.append(shape(item))
+    return found, failures
+
+
 def load_all() -> dict[str, Handler]:
     """Import every handler module (they register on import) and return the table."""
     from orchestrator.api.handlers import (clusters, instances, loadbalancers, services, tags,  # noqa: F401

@@ -9,7 +9,7 @@ from typing import Any
 
 from orchestrator import naming
 from orchestrator.api import params as P
-from orchestrator.api.handlers import Request, operation
+from orchestrator.api.handlers import Request, describe_each, operation
 from orchestrator.api.shapes import instance_shape
 from orchestrator.errors import ClusterNotFoundException, InvalidParameterException
 from orchestrator.ops import clusters, instances
@@ -58,15 +58,10 @@ def describe_container_instances(cp: Any, req: Request) -> dict[str, Any]:
     cluster = P.opt_str(p, "cluster")
     if clusters.get_cluster(cp.store, cluster) is None:
         raise ClusterNotFoundException()
-    found, failures = [], []
-    for ref in P.req_list(p, "containerInstances", max_items=100):
-        rec = instances.find(cp.store, cluster, ref)
-        if rec is None:
-            arn = ref if ref.startswith("arn:") else naming.container_instance_arn(
-                req.region, naming.parse_cluster(cluster), ref)
-            failures.append({"arn": arn, "reason": "MISSING"})
-        else:
-            found.append(_shape(cp, rec, req.region))
+    found, failures = describe_each(
+        P.req_list(p, "containerInstances", max_items=100), lambda ref: instances.find(cp.store, cluster, ref),
+        lambda rec: _shape(cp, rec, req.region),
+        lambda ref: naming.container_instance_arn(req.region, naming.parse_cluster(cluster), ref))
     return {"containerInstances": found, "failures": failures}
 
 

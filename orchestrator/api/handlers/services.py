@@ -6,7 +6,7 @@ from typing import Any
 
 from orchestrator import naming
 from orchestrator.api import params as P
-from orchestrator.api.handlers import Request, operation
+from orchestrator.api.handlers import Request, describe_each, operation
 from orchestrator.api.shapes import service_shape
 from orchestrator.errors import ClusterNotFoundException, InvalidParameterException
 from orchestrator.ops import clusters, services
@@ -90,14 +90,10 @@ def describe_services(cp: Any, req: Request) -> dict[str, Any]:
     if clusters.get_cluster(cp.store, cluster) is None:
         raise ClusterNotFoundException()
     with_tags = "TAGS" in P.opt_list(p, "include")
-    found, failures = [], []
-    for ref in refs:
-        svc = services.find_service(cp.store, cluster, ref)
-        if svc is None:
-            arn = ref if ref.startswith("arn:") else naming.service_arn(req.region, naming.parse_cluster(cluster), ref)
-            failures.append({"arn": arn, "reason": "MISSING"})
-        else:
-            found.append(_shape(cp, svc, req.region, with_tags))
+    found, failures = describe_each(
+        refs, lambda ref: services.find_service(cp.store, cluster, ref),
+        lambda svc: _shape(cp, svc, req.region, with_tags),
+        lambda ref: naming.service_arn(req.region, naming.parse_cluster(cluster), ref))
     return {"services": found, "failures": failures}
 
 

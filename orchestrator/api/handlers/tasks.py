@@ -6,7 +6,7 @@ from typing import Any
 
 from orchestrator import naming
 from orchestrator.api import params as P
-from orchestrator.api.handlers import Request, operation
+from orchestrator.api.handlers import Request, describe_each, operation
 from orchestrator.api.shapes import task_shape
 from orchestrator.errors import ClusterNotFoundException, InvalidParameterException
 from orchestrator.model.task import StopCode, TaskStatus
@@ -66,15 +66,10 @@ def describe_tasks(cp: Any, req: Request) -> dict[str, Any]:
     if clusters.get_cluster(cp.store, cluster) is None:
         raise ClusterNotFoundException()
     with_tags = "TAGS" in P.opt_list(p, "include")
-    found, failures = [], []
-    for ref in refs:
-        t = task_ops.find_task(cp.store, cluster, ref)
-        if t is None:
-            arn = ref if ref.startswith("arn:") else naming.task_arn(
-                req.region, naming.parse_cluster(cluster), ref)
-            failures.append({"arn": arn, "reason": "MISSING"})
-        else:
-            found.append(_shape(cp, t, req.region, with_tags))
+    found, failures = describe_each(
+        refs, lambda ref: task_ops.find_task(cp.store, cluster, ref),
+        lambda t: _shape(cp, t, req.region, with_tags),
+        lambda ref: naming.task_arn(req.region, naming.parse_cluster(cluster), ref))
     return {"tasks": found, "failures": failures}
 
 
