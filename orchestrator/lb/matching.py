@@ -91,12 +91,19 @@ def strip_port(host: str) -> str:
 
 
 def _path_pattern(cond: Condition, req: RequestInfo) -> bool:
-    return any(wildcard_match(v, req.path) for v in cond.values)
+    path = req.path
+    for v in cond.values:
+        if wildcard_regex(v, False, False).fullmatch(path) is not None:
+            return True
+    return False
 
 
 def _host_header(cond: Condition, req: RequestInfo) -> bool:
     host = strip_port(req.host)
-    return any(wildcard_match(v, host, ignore_case=True) for v in cond.values)
+    for v in cond.values:
+        if wildcard_regex(v, True, False).fullmatch(host) is not None:
+            return True
+    return False
 
 
 def _http_header(cond: Condition, req: RequestInfo) -> bool:
@@ -164,7 +171,12 @@ def condition_matches(cond: Condition, req: RequestInfo) -> bool:
 
 def rule_matches(rule: Rule, req: RequestInfo) -> bool:
     """Whether ALL the rule's conditions match (a rule without conditions, like the default, always does)."""
-    return all(condition_matches(c, req) for c in rule.conditions)
+    matchers = CONDITION_MATCHERS
+    for c in rule.conditions:
+        matcher = matchers.get(c.field)
+        if matcher is None or not matcher(c, req):
+            return False
+    return True
 
 
 def ordered_rules(listener: Listener) -> list[Rule]:

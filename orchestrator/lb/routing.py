@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import random
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 
 from orchestrator.lb.health import (
@@ -112,6 +113,31 @@ LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests"
 WEIGHTED_RANDOM = "weighted_random"
 
 
+class _GroupState:
+    """Per-group rotation state: the targets tuple last seen, its position map (built once per membership
+    change, not per request), and the target picked last with its position in that tuple."""
+
+    __slots__ = ("targets", "order", "unique", "last", "last_idx")
+
+    def __init__(self) -> None:
+        self.targets: tuple[Target, ...] | None = None
+        self.order: dict[Target, int] = {}
+        self.unique = True
+        self.last: Target | None = None
+        self.last_idx = -1  # order[last] in ``targets`` (last occurrence), -1 when absent or none yet
+
+    def sync(self, targets: tuple[Target, ...]) -> None:
+        if self.targets is not None and self.targets == targets:
+            self.targets = targets  # same membership, new tuple object: the position map still holds
+            return
+        order = {t: i for i, t in enumerate(targets)}
+        self.targets = targets
+        self.order = order
+        self.unique = len(order) == len(targets)
+        last = self.last
+        self.last_idx = order.get(last, -1) if last is not None else -1
+
+
 class TargetPicker:
     """Chooses the target for each request to a group. Deterministic given its ``rng`` (used only by
     ``weighted_random``); remembers, per group, the target it picked last so rotation is fair even when the
@@ -119,15 +145,19 @@ class TargetPicker:
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng if rng is not None else random.Random(0)
-        self._last: dict[str, Target] = {}
+        self._groups: dict[str, _GroupState] = {}
+
+    @property
+    def _last(self) -> dict[str, Target]:
+        """The target picked last per group (read-only view, kept for introspection)."""
+        return {arn: st.last for arn, st in self._groups.items() if st.last is not None}
 
     @staticmethod
     def candidates(targets: Sequence[Target], health: Mapping[Target, str]) -> list[Target]:
         """Healthy targets; if none is healthy, fail open to every target not draining (a target missing
         from ``health`` counts as ``initial``). Order follows ``targets``."""
-        live = [t for t in targets if health.get(t, INITIAL) not in DRAINING_STATES]
-        healthy = [t for t in live if health.get(t, INITIAL) == HEALTHY]
-        return healthy or live
+        targets = targets if type(targets) is tuple else tuple(targets)
+        return [targets[i] for i in _candidate_positions(targets, health)]
 
     def pick(self, group_arn: str, targets: Sequence[Target], health: Mapping[Target, str],
              outstanding: Mapping[Target, int], algorithm: str = ROUND_ROBIN) -> Target | None:
@@ -135,29 +165,60 @@ class TargetPicker:
         503). ``round_robin`` cycles through the candidates in ``targets`` order;
         ``least_outstanding_requests`` takes the fewest in flight, ties rotating round robin;
         ``weighted_random`` picks uniformly. Unknown algorithms behave as ``round_robin``."""
-        pool = self.candidates(targets, health)
+        if type(targets) is not tuple:
+            targets = tuple(targets)
+        pool = _candidate_positions(targets, health)
         if not pool:
             return None
-        if algorithm == LEAST_OUTSTANDING_REQUESTS:
-            fewest = min(outstanding.get(t, 0) for t in pool)
-            pool = [t for t in pool if outstanding.get(t, 0) == fewest]
+        st = self._groups.get(group_arn)
+        if st is None:
+            st = self._groups[group_arn] = _GroupState()
+        if st.targets is not targets:
+            st.sync(targets)
+        if algorithm == LEAST_OUTSTANDING_REQUESTS and len(pool) > 1:
+            get = outstanding.get
+            counts = [get(targets[i], 0) for i in pool]
+            fewest = min(counts)
+            pool = [i for i, c in zip(pool, counts) if c == fewest]
         if algorithm == WEIGHTED_RANDOM:
-            chosen = pool[self._rng.randrange(len(pool))]
+            idx = pool[self._rng.randrange(len(pool))]
         else:
-            chosen = self._next_after(group_arn, targets, pool)
-        self._last[group_arn] = chosen
+            start = st.last_idx
+            if st.unique:
+                k = bisect_right(pool, start)  # positions are ascending
+                idx = pool[k] if k < len(pool) else pool[0]
+            else:  # duplicates in ``targets``: a target's position is its last occurrence
+                order = st.order
+                idx = next((i for i in pool if order[targets[i]] > start), pool[0])
+        chosen = targets[idx]
+        st.last = chosen
+        st.last_idx = idx if st.unique else st.order[chosen]
         return chosen
-
-    def _next_after(self, group_arn: str, targets: Sequence[Target], pool: list[Target]) -> Target:
-        last = self._last.get(group_arn)
-        order = {t: i for i, t in enumerate(targets)}
-        start = order.get(last, -1) if last is not None else -1
-        later = [t for t in pool if order[t] > start]
-        return later[0] if later else pool[0]
 
     def forget(self, group_arn: str) -> None:
         """Drop the rotation state of a deleted group."""
-        self._last.pop(group_arn, None)
+        self._groups.pop(group_arn, None)
+
+
+def _candidate_positions(targets: tuple[Target, ...], health: Mapping[Target, str]) -> Sequence[int]:
+    """Positions in ``targets`` of the candidates (see ``TargetPicker.candidates``), ascending; each target's
+    health is looked up once."""
+    if not health:
+        return range(len(targets))  # every target is ``initial``: none healthy, all live
+    get = health.get
+    healthy: list[int] = []
+    live: list[int] = []
+    i = 0
+    for t in targets:
+        s = get(t, INITIAL)
+        if s == HEALTHY:
+            healthy.append(i)
+        elif s not in DRAINING_STATES:
+            live.append(i)
+        i += 1
+    if healthy:
+        return healthy
+    return live
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -165,18 +226,33 @@ class TargetPicker:
 
 def trace_id(epoch_seconds: int, rng: random.Random) -> str:
     """A new ``X-Amzn-Trace-Id``: ``Root=1-<8 hex epoch seconds>-<24 hex random>``."""
-    return f"Root=1-{int(epoch_seconds) & 0xFFFFFFFF:08x}-{rng.getrandbits(96):024x}"
+    return "Root=1-%08x-%024x" % (int(epoch_seconds) & 0xFFFFFFFF, rng.getrandbits(96))
 
 
 def forwarded_headers(req: RequestInfo, client_ip: str, *, epoch_seconds: int, rng: random.Random) -> dict[str, str]:
     """Headers the ALB sets on the upstream request: ``X-Forwarded-For`` (``client_ip`` appended to any
     incoming chain), ``X-Forwarded-Proto``, ``X-Forwarded-Port`` (listener port), ``X-Amzn-Trace-Id`` (the
     incoming one kept, else a new one from ``epoch_seconds`` and ``rng``)."""
-    chain = [v.strip() for v in req.header("x-forwarded-for") if v.strip()]
-    incoming_trace = [v.strip() for v in req.header("x-amzn-trace-id") if v.strip()]
+    headers = req.headers
+    chain = headers.get("x-forwarded-for")
+    if chain:
+        stripped = [v.strip() for v in chain]
+        stripped = [v for v in stripped if v]
+        stripped.append(client_ip)
+        xff = ", ".join(stripped)
+    else:
+        xff = client_ip
+    trace = None
+    for v in headers.get("x-amzn-trace-id", ()):
+        v = v.strip()
+        if v:
+            trace = v
+            break
+    if trace is None:
+        trace = "Root=1-%08x-%024x" % (int(epoch_seconds) & 0xFFFFFFFF, rng.getrandbits(96))
     return {
-        "X-Forwarded-For": ", ".join([*chain, client_ip]),
+        "X-Forwarded-For": xff,
         "X-Forwarded-Proto": req.protocol,
         "X-Forwarded-Port": str(req.port),
-        "X-Amzn-Trace-Id": incoming_trace[0] if incoming_trace else trace_id(epoch_seconds, rng),
+        "X-Amzn-Trace-Id": trace,
     }
