@@ -117,6 +117,15 @@ def paginate(items: list[Any], p: dict[str, Any], *, default_size: int = 100) ->
     return page, nxt
 
 
+def page_response(key: str, items: list[Any], p: dict[str, Any], *, default_size: int = 100) -> dict[str, Any]:
+    """``{key: page}`` plus ``nextToken`` when more remain: the List* response shape."""
+    page, token = paginate(items, p, default_size=default_size)
+    out: dict[str, Any] = {key: page}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
 def tags_param(p: dict[str, Any], name: str = "tags") -> list[tuple[str, str]]:
     """ECS tags ``[{key, value}]`` as (key, value) pairs, validated as ECS does."""
     raw = opt_list(p, name, item_type=dict)

@@ -386,8 +386,10 @@ class Store:
         row = self._one("SELECT doc FROM services WHERE cluster = ? AND name = ?", (cluster, name))
         return service_from_dict(json.loads(row["doc"])) if row else None
 
-    def list_services(self, cluster: str | None = None, *, statuses: tuple[str, ...] | None = None) -> list[ServiceRecord]:
-        sql = "SELECT doc FROM services WHERE 1=1"
+    def _docs_by_cluster(self, table: str, cluster: str | None, statuses: tuple[str, ...] | None,
+                         order: str) -> list[dict[str, Any]]:
+        """The JSON documents of ``table`` rows in ``cluster`` (any when None) with one of ``statuses``."""
+        sql = f"SELECT doc FROM {table} WHERE 1=1"
         args: list[Any] = []
         if cluster is not None:
             sql += " AND cluster = ?"
@@ -395,8 +397,12 @@ class Store:
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             args.extend(statuses)
-        sql += " ORDER BY cluster, created_at, name"
-        return [service_from_dict(json.loads(r["doc"])) for r in self._all(sql, tuple(args))]
+        sql += f" ORDER BY {order}"
+        return [json.loads(r["doc"]) for r in self._all(sql, tuple(args))]
+
+    def list_services(self, cluster: str | None = None, *, statuses: tuple[str, ...] | None = None) -> list[ServiceRecord]:
+        return [service_from_dict(d) for d in
+                self._docs_by_cluster("services", cluster, statuses, "cluster, created_at, name")]
 
     # -- container instances -------------------------------------------------------------------
 
@@ -414,16 +420,8 @@ class Store:
 
     def list_instances(self, cluster: str | None = None, *,
                        statuses: tuple[str, ...] | None = None) -> list[InstanceRecord]:
-        sql = "SELECT doc FROM container_instances WHERE 1=1"
-        args: list[Any] = []
-        if cluster is not None:
-            sql += " AND cluster = ?"
-            args.append(cluster)
-        if statuses:
-            sql += f" AND status IN ({','.join('?' * len(statuses))})"
-            args.extend(statuses)
-        sql += " ORDER BY registered_at, instance_id"
-        return [InstanceRecord(**json.loads(r["doc"])) for r in self._all(sql, tuple(args))]
+        return [InstanceRecord(**d) for d in
+                self._docs_by_cluster("container_instances", cluster, statuses, "registered_at, instance_id")]
 
     # -- load balancer resources ---------------------------------------------------------------
 

@@ -57,11 +57,7 @@ def describe_clusters(cp: Any, req: Request) -> dict[str, Any]:
 @operation("ListClusters")
 def list_clusters(cp: Any, req: Request) -> dict[str, Any]:
     arns = [naming.cluster_arn(req.region, c.name) for c in cp.store.list_clusters("ACTIVE")]
-    page, token = P.paginate(arns, req.params)
-    out: dict[str, Any] = {"clusterArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return P.page_response("clusterArns", arns, req.params)
 
 
 @operation("DeleteCluster")

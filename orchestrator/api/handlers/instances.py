@@ -78,11 +78,7 @@ def list_container_instances(cp: Any, req: Request) -> dict[str, Any]:
         usage = cp.instance_usage(cluster)
         recs = [r for r in recs if query.matches(parsed, cp.query_target(r, usage.get(r.instance_id)))]
     arns = [naming.container_instance_arn(req.region, r.cluster, r.instance_id) for r in recs]
-    page, token = P.paginate(arns, p)
-    out: dict[str, Any] = {"containerInstanceArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return P.page_response("containerInstanceArns", arns, p)
 
 
 @operation("UpdateContainerInstancesState")
@@ -116,30 +112,29 @@ def _attrs(p: dict[str, Any]) -> list[dict[str, Any]]:
     return attrs
 
 
-@operation("PutAttributes")
-def put_attributes(cp: Any, req: Request) -> dict[str, Any]:
+def _change_attributes(cp: Any, req: Request, change: Any) -> dict[str, Any]:
+    """Put/DeleteAttributes: validate all, then apply ``change(store, instance, name, value)`` to each target."""
     p = req.params
     cluster = P.opt_str(p, "cluster")
     _cluster(cp, cluster)
     attrs = _attrs(p)
     for a in attrs:
         rec = instances.target_instance(cp.store, cluster, a.get("targetType", "container-instance"), a.get("targetId"))
-        instances.put_attributes(cp.store, rec, [(a["name"], a.get("value"))])
+        change(cp.store, rec, a["name"], a.get("value"))
         cp.instances_changed(rec.cluster)
     return {"attributes": attrs}
+
+
+@operation("PutAttributes")
+def put_attributes(cp: Any, req: Request) -> dict[str, Any]:
+    return _change_attributes(cp, req, lambda store, rec, name, value:
+                              instances.put_attributes(store, rec, [(name, value)]))
 
 
 @operation("DeleteAttributes")
 def delete_attributes(cp: Any, req: Request) -> dict[str, Any]:
-    p = req.params
-    cluster = P.opt_str(p, "cluster")
-    _cluster(cp, cluster)
-    attrs = _attrs(p)
-    for a in attrs:
-        rec = instances.target_instance(cp.store, cluster, a.get("targetType", "container-instance"), a.get("targetId"))
-        instances.delete_attributes(cp.store, rec, [a["name"]])
-        cp.instances_changed(rec.cluster)
-    return {"attributes": attrs}
+    return _change_attributes(cp, req, lambda store, rec, name, _value:
+                              instances.delete_attributes(store, rec, [name]))
 
 
 @operation("ListAttributes")
@@ -162,11 +157,7 @@ def list_attributes(cp: Any, req: Request) -> dict[str, Any]:
                 if v is not None:
                     item["value"] = v
                 out.append(item)
-    page, token = P.paginate(out, p)
-    resp: dict[str, Any] = {"attributes": page}
-    if token:
-        resp["nextToken"] = token
-    return resp
+    return P.page_response("attributes", out, p)
 
 
 @operation("DiscoverPollEndpoint")

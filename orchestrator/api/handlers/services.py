@@ -106,8 +106,4 @@ def list_services(cp: Any, req: Request) -> dict[str, Any]:
     svcs = [s for s in cp.store.list_services(cluster, statuses=("ACTIVE",))
             if (lt is None or s.launch_type == lt) and (strategy is None or s.scheduling_strategy == strategy)]
     arns = [naming.service_arn(req.region, s.cluster, s.name) for s in svcs]
-    page, token = P.paginate(arns, p, default_size=10)
-    out: dict[str, Any] = {"serviceArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return P.page_response("serviceArns", arns, p, default_size=10)

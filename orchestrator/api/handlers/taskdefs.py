@@ -46,11 +46,7 @@ def list_task_definitions(cp: Any, req: Request) -> dict[str, Any]:
     family = P.opt_str(p, "familyPrefix")
     keys = taskdefs.list_keys(cp.store, status=status or "ACTIVE", family=family, descending=sort == "DESC")
     arns = [naming.task_definition_arn(req.region, f, r) for f, r in keys]
-    page, token = P.paginate(arns, p)
-    out: dict[str, Any] = {"taskDefinitionArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return P.page_response("taskDefinitionArns", arns, p)
 
 
 @operation("ListTaskDefinitionFamilies")
@@ -58,11 +54,7 @@ def list_task_definition_families(cp: Any, req: Request) -> dict[str, Any]:
     p = req.params
     status = P.opt_enum(p, "status", ("ACTIVE", "INACTIVE", "ALL"), "ALL")
     fams = taskdefs.list_families(cp.store, status=status or "ALL", prefix=P.opt_str(p, "familyPrefix"))
-    page, token = P.paginate(fams, p)
-    out: dict[str, Any] = {"families": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return P.page_response("families", fams, p)
 
 
 @operation("DeregisterTaskDefinition")

@@ -93,11 +93,7 @@ def list_tasks(cp: Any, req: Request) -> dict[str, Any]:
                                     service_name=naming.parse_service(service)[1] if service else None,
                                     container_instance=instance_id)
     arns = [naming.task_arn(req.region, t.cluster, t.task_id) for t in tasks]
-    page, token = P.paginate(arns, p)
-    out: dict[str, Any] = {"taskArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return P.page_response("taskArns", arns, p)
 
 
 @operation("WaitTasks")

@@ -232,10 +232,13 @@ Examples:
 @click.pass_obj
 def update_container_instances_state(app: App, cluster: str | None, container_instances: tuple[str, ...],
                                      status: str) -> None:
-    """DRAINING: no new tasks; service tasks move elsewhere within min/max percent. ACTIVE: back in use."""
-    app.out.emit(app.call("UpdateContainerInstancesState", {"cluster": cluster, "status": status,
-                                                            "containerInstances": list(container_instances)}),
-                 instances_table)
+    """DRAINING: no new tasks; service tasks move elsewhere within min/max percent. ACTIVE: back in use.
+    Exits 2 if any instance could not be changed (listed as failures)."""
+    resp = app.call("UpdateContainerInstancesState", {"cluster": cluster, "status": status,
+                                                      "containerInstances": list(container_instances)})
+    app.out.emit(resp, instances_table)
+    if resp.get("failures"):
+        raise SystemExit(2)
 
 
 @click.command("deregister-container-instance", epilog="Example: minecs deregister-container-instance --container-instance ID --force")
