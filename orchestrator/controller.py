@@ -168,7 +168,7 @@ class ServiceController:
         if new.load_balancers:
             self._sync_targets(new)
         if started:
-            self._add_events_now(cluster, name, [
+            self.post_events(cluster, name, [
                 f"(service {name}) has started {len(started)} tasks: " + " ".join(f"(task {t})" for t in started) + "."])
         if plan.wake_at is not None:
             self._timer(plan.wake_at, (cluster, name))
@@ -210,7 +210,7 @@ class ServiceController:
             changed = changed or bool(add or drop)
         if changed:
             self.cp.lb_changed()
-            self._add_events_now(svc.cluster, svc.name, events)
+            self.post_events(svc.cluster, svc.name, events)
 
     def _add_events(self, svc: ServiceRecord, messages: list[str]) -> None:
         """Newest first, at most 100; a message identical to the newest one (within 6 hours) is
@@ -222,7 +222,8 @@ class ServiceController:
             svc.events.insert(0, ServiceEvent(id=str(uuid.uuid4()), created_at=now, message=m))
         del svc.events[MAX_EVENTS:]
 
-    def _add_events_now(self, cluster: str, name: str, messages: list[str]) -> None:
+    def post_events(self, cluster: str, name: str, messages: list[str]) -> None:
+        """Add events to a service outside a reconcile pass (compare-and-set, retried)."""
         for _ in range(5):
             svc = self.cp.store.get_service(cluster, name)
             if svc is None:

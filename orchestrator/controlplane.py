@@ -144,7 +144,7 @@ class ControlPlane:
                 self.stop_task(t, code, reason, drain=drain)
                 draining += int(running and drain > 0)
         if draining:
-            self.controller._add_events_now(svc.cluster, svc.name, [
+            self.controller.post_events(svc.cluster, svc.name, [
                 f"(service {svc.name}) has begun draining connections on {draining} tasks."])
         started: list[str] = []
         for dep_id, iid in plan.start_on:
@@ -185,7 +185,7 @@ class ControlPlane:
                 strategies=svc.placement_strategy or [{"type": "spread", "field": "attribute:ecs.availability-zone"},
                                                       {"type": "spread", "field": "instanceId"}])
         except MinecsError as e:
-            self.controller._add_events_now(svc.cluster, svc.name, [
+            self.controller.post_events(svc.cluster, svc.name, [
                 f"(service {svc.name}) was unable to place a task because no container instance met all of its "
                 f"requirements. Reason: {e.message}" if dep.launch_type == "EC2" else
                 f"(service {svc.name}) was unable to place a task. Reason: {e.message}"])
@@ -194,7 +194,7 @@ class ControlPlane:
             from orchestrator.scheduler.placement import Failure
             first = failures[0]
             iid = first.get("arn", "").rsplit("/", 1)[-1] if first.get("arn") else None
-            self.controller._add_events_now(svc.cluster, svc.name, [
+            self.controller.post_events(svc.cluster, svc.name, [
                 self.fleet.failure_event(svc.name, Failure(first["reason"], iid, first.get("detail")))])
         started.extend(t.task_id for t in tasks)
         return started

@@ -118,7 +118,7 @@ class StepResult:
     done: bool = False  # everything is stopped: the task is STOPPED
 
 
-def _dep_state(dep: Dep, obs: Observed, healthy_checked: bool) -> str:
+def _dep_state(dep: Dep, obs: Observed) -> str:
     """'met', 'waiting' or 'never' for one dependency."""
     c = dep.condition
     if c == "START":
@@ -170,7 +170,7 @@ def step(plan: Plan, obs: dict[str, Observed], pause: Observed | None, *, stoppi
         verdict = "met"
         for dep in plan.deps.get(name, ()):
             target = obs[dep.target]
-            state = _dep_state(dep, target, True)
+            state = _dep_state(dep, target)
             if state == "never":
                 return StepResult([Fail(
                     StopCode.TASK_FAILED_TO_START,
