@@ -33,6 +33,7 @@ import ipaddress
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -59,6 +60,16 @@ SERVER_HEADER = "awselb/2.0"
 # request headers not passed upstream: hop-by-hop, and the ones the load balancer sets itself
 _DROP_REQUEST = frozenset({"connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-forwarded-for",
                            "x-forwarded-proto", "x-forwarded-port", "x-amzn-trace-id"})
+
+# request headers that take a request off the fast path: the dropped ones, and the body's framing
+_SPECIAL_REQUEST = re.compile(rb"\r\n(?:%s):" % b"|".join(
+    re.escape(n.encode()) for n in sorted(_DROP_REQUEST | {"content-length", "transfer-encoding"})))
+# header lines as the general parser accepts them: a name not ending in blank, a colon, no lone CR or LF
+_HEADER_LINES = re.compile(rb"(?:\r\n[^:\r\n]*[^:\r\n \t]:[^\r\n]*)*")
+_NO_HEADERS: dict[str, tuple[str, ...]] = {}
+# response headers that take a response off the fast path (Connection only unless it is "keep-alive")
+_FRAMING_RESPONSE = re.compile(rb"\r\n(content-length|transfer-encoding|connection|keep-alive|proxy-connection):"
+                               rb"([^\r\n]*)")
 
 
 class _Chunked:
@@ -160,7 +171,7 @@ class _Config:
     """The snapshot, indexed for the request path. Replaced whole; requests in flight keep the one they
     started with."""
 
-    __slots__ = ("snapshot", "listeners", "groups", "live")
+    __slots__ = ("snapshot", "listeners", "fast", "groups", "live")
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
@@ -172,6 +183,15 @@ class _Config:
                                 self.listeners[listener.port][0].arn)
                     continue
                 self.listeners[listener.port] = (listener, tuple(routing.ordered_rules(listener)))
+        # listeners whose requests may take ClientConn._fast_request: (rules, the action when the first rule
+        # has no conditions, else None)
+        self.fast: dict[int, tuple[tuple[Rule, ...], Action | None]] = {}
+        for port, (_, rules) in self.listeners.items():
+            if not any(c.field == "http-header" for r in rules for c in r.conditions):
+                first = rules[0].action if rules and not rules[0].conditions else None
+                if first is not None and (first.type != "forward" or first.stickiness_seconds is not None):
+                    continue
+                self.fast[port] = (rules, first)
         self.groups: dict[str, TargetGroup] = {tg.arn: tg for tg in snapshot.target_groups}
         self.live: frozenset[Target] = frozenset(t for tg in snapshot.target_groups for t in tg.targets)
 
@@ -551,7 +571,7 @@ class ClientConn(asyncio.Protocol):
 
     __slots__ = ("plane", "port", "loop", "transport", "client_ip", "buf", "busy", "req_open", "resp_done",
                  "body_left", "chunked", "upstream", "pending", "rec", "keep_alive", "closed", "touched",
-                 "quiet", "read_paused", "in_process", "close_after", "retry")
+                 "quiet", "read_paused", "in_process", "close_after", "retry", "fwd")
 
     def __init__(self, plane: DataPlane, port: int) -> None:
         self.plane = plane
@@ -576,6 +596,7 @@ class ClientConn(asyncio.Protocol):
         self.in_process = False
         self.close_after = False   # listener removed: close once the current exchange ends
         self.retry: tuple[bytes, bool, bytes] | None = None  # (head, is HEAD, extra) to resend on a stale connection
+        self.fwd = b""
 
     # -- asyncio callbacks
 
@@ -584,6 +605,9 @@ class ClientConn(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = peer[0]
+        # the load balancer's headers, as forwarded_headers words them for a request that sends none of them
+        self.fwd = (f"\r\nX-Forwarded-For: {self.client_ip}\r\nX-Forwarded-Proto: http\r\n"
+                    f"X-Forwarded-Port: {self.port}\r\nX-Amzn-Trace-Id: Root=1-").encode("latin-1")
         _nodelay(transport)
         self.plane.clients.add(self)
         self.plane.counters["client_connections"] += 1
@@ -619,10 +643,70 @@ class ClientConn(asyncio.Protocol):
                     self.read_paused = True
                     self.transport.pause_reading()
             return
-        self.buf = self.buf + data if self.buf else data
+        if self.buf:
+            self.buf += data
+        elif self._fast_request(data):
+            return
+        else:
+            self.buf = data
         self._process()
 
     # -- requests
+
+    def _fast_request(self, data: bytes) -> bool:
+        """The common request, forwarded without the general parser: exactly one HTTP/1.1 request without a
+        body in ``data``, origin-form target, CRLF line ends, well-formed header lines, none of the headers the
+        load balancer drops, replaces or frames by, a listener whose rules read no request header, a forward
+        action without stickiness. Produces the bytes ``_request`` would; False (nothing done) for anything
+        else, which then takes the general path. ``tests/unit/test_lb_fastpath.py`` holds the two to the
+        same output."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end + 4 != len(data) or self.close_after:
+            return False
+        fast = self.plane.config.fast.get(self.port)
+        if fast is None or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end):
+            return False
+        eol = data.find(b"\r\n", 0, end)
+        line = data[:eol] if eol >= 0 else data[:end]
+        parts = line.split(b" ")
+        if len(parts) != 3 or parts[2] != b"HTTP/1.1" or parts[1][:1] != b"/":
+            return False
+        lower = None
+        if eol >= 0:
+            lower = data[:end].lower()
+            if _SPECIAL_REQUEST.search(lower, eol) is not None or _HEADER_LINES.fullmatch(data, eol, end) is None:
+                return False
+        rules, action = fast
+        method = parts[0].decode("latin-1")
+        if action is None:  # rules with conditions: match them on what they read (never a header's value)
+            path, _, query = parts[1].decode("latin-1").partition("?")
+            host = ""
+            if lower is not None and (i := lower.find(b"\r\nhost:")) >= 0:
+                j = lower.find(b"\r\n", i + 2)
+                host = data[i + 7:j if j >= 0 else end].decode("latin-1").strip()
+            rule = _match(rules, _request_info(method, path, query, host, _NO_HEADERS, self.client_ip, self.port))
+            if rule is None:
+                return False
+            action = rule.action
+            if action.type != "forward" or action.stickiness_seconds is not None:
+                return False
+        plane = self.plane
+        picked = self._target(action, None)
+        if picked is None:
+            return False  # the general path answers (503) and counts it
+        plane.counters["requests"] += 1
+        self.body_left = 0
+        self.chunked = None
+        self.keep_alive = True
+        self.busy = True
+        self.resp_done = False
+        self.req_open = False
+        head = data[:end] + self.fwd + b"%08x-%024x\r\n\r\n" % (int(time.time()) & 0xFFFFFFFF,
+                                                                plane.rng.getrandbits(96))
+        is_head = method == "HEAD"
+        self.retry = (head, is_head, b"")
+        self._send(picked[1], head, is_head, b"")
+        return True
 
     def _process(self) -> None:
         if self.in_process:
@@ -755,23 +839,36 @@ class ClientConn(asyncio.Protocol):
             self.buf = self._feed_body(self.buf)
         self._response_done()
 
+    def _target(self, action: Action, sticky: str | None) -> tuple[str, _TargetRec] | None:
+        """The group and target one forwarded request goes to (None: no routable target, a 503); the target's
+        requests-in-flight count is taken here and given back by ``_response_done``."""
+        plane = self.plane
+        try:
+            arn = routing.choose_group(action, plane.rng, sticky)
+        except routing.NoGroupAvailable:
+            return None
+        tg = plane.config.groups.get(arn)
+        if tg is None or not tg.targets:
+            return None
+        chosen = plane.picker.pick(arn, tg.targets, plane.prober.routing_states(arn), plane.outstanding,
+                                   tg.algorithm)
+        if chosen is None:
+            return None
+        rec = plane.records.get(chosen) or plane.record(chosen)
+        self.rec = rec
+        rec.outstanding += 1
+        return arn, rec
+
     def _forward(self, action: Action, req: routing.RequestInfo, raw: bytes, target: str, version: str,
                  header_text: str, cfg: _Config) -> None:
         plane = self.plane
         sticky = routing.sticky_from_headers(req.headers) if action.stickiness_seconds is not None else None
-        try:
-            arn = routing.choose_group(action, plane.rng, sticky)
-        except routing.NoGroupAvailable:
-            arn = None
-        tg = cfg.groups.get(arn) if arn is not None else None
-        chosen = None
-        if tg is not None and tg.targets:
-            chosen = plane.picker.pick(arn, tg.targets, plane.prober.routing_states(arn), plane.outstanding,
-                                       tg.algorithm)
-        if chosen is None:
+        picked = self._target(action, sticky)
+        if picked is None:
             plane.counters["errors_503"] += 1
             self._answer(error_response(503, close=not self.keep_alive, head_only=req.method == "HEAD"))
             return
+        arn, rec = picked
         extra = b""
         if action.stickiness_seconds is not None:
             name, value = routing.sticky_cookie(arn)
@@ -788,9 +885,6 @@ class ClientConn(asyncio.Protocol):
                     if line.partition(":")[0].lower() not in _DROP_REQUEST] if header_text else []
             # an HTTP/1.0 client's request goes up as HTTP/1.0 too, so the answer cannot be chunked
             head = ("\r\n".join([f"{req.method} {target} {version}", *kept]) + fwd + "\r\n\r\n").encode("latin-1")
-        rec = plane.records.get(chosen) or plane.record(chosen)
-        self.rec = rec
-        rec.outstanding += 1
         is_head = req.method == "HEAD"
         if self.req_open:
             # body bytes already buffered belong to this request
@@ -803,19 +897,20 @@ class ClientConn(asyncio.Protocol):
         else:
             data = head
             self.retry = (head, is_head, extra)
-        conns = rec.idle  # an idle pooled connection, if any
-        conn = None
+        self._send(rec, data, is_head, extra)
+
+    def _send(self, rec: _TargetRec, data: bytes, is_head: bool, extra: bytes) -> None:
+        """``data`` (the request head, and its body as far as it has arrived) to ``rec``'s target over an idle
+        pooled connection, or a new one."""
+        conns = rec.idle
         while conns:
             conn = conns.pop()
             if not conn.closed:
-                break
-            conn = None
-        if conn is not None:
-            plane.counters["upstream_reuses"] += 1
-            self._bind(conn, data, is_head, extra)
-        else:
-            self.pending = [data]
-            self.loop.create_task(self._connect(rec, is_head, extra))
+                self.plane.counters["upstream_reuses"] += 1
+                self._bind(conn, data, is_head, extra)
+                return
+        self.pending = [data]
+        self.loop.create_task(self._connect(rec, is_head, extra))
 
     async def _connect(self, rec: _TargetRec, is_head: bool, extra: bytes) -> None:
         plane = self.plane
@@ -1065,9 +1160,36 @@ class UpstreamConn(asyncio.Protocol):
             self.got_bytes = True
             if self.buf:
                 data, self.buf = self.buf + data, b""
+            elif self._fast_response(client, data):
+                return
             self._head(client, data)
         else:
             self._body(client, data, b"")
+
+    def _fast_response(self, client: ClientConn, data: bytes) -> bool:
+        """The common response, passed on as it came without the general parser: all of it in ``data``, HTTP/1.1
+        2xx (not 204) with one Content-Length and no Transfer-Encoding, CRLF line ends, no hop-by-hop header
+        but a ``Connection: keep-alive`` on a client connection kept alive, nothing to add. Does what ``_head``
+        would; False (nothing done) otherwise."""
+        if self.is_head or self.extra or not data.startswith(b"HTTP/1.1 2"):
+            return False
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or not data[9:12].isdigit() or data[9:12] == b"204" or \
+                data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end):
+            return False
+        length = None
+        for name, value in _FRAMING_RESPONSE.findall(data[:end].lower()):
+            if name == b"content-length" and length is None:
+                length = value.strip()
+            elif name != b"connection" or value.strip() != b"keep-alive" or not client.keep_alive:
+                return False
+        if length is None or not length.isdigit() or len(data) != end + 4 + int(length):
+            return False
+        self.reusable = True
+        self.state, self.left = LENGTH, 0
+        client.transport.write(data)
+        self._done(client)
+        return True
 
     def _head(self, client: ClientConn, buf: bytes) -> None:
         end = _head_end(buf)

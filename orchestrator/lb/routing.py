@@ -55,6 +55,9 @@ def choose_group(action: Action, rng: random.Random, sticky: str | None = None) 
     if sticky is not None and action.stickiness_seconds is not None:
         if any(g.target_group_arn == sticky for g in action.groups):
             return sticky
+    groups = action.groups
+    if len(groups) == 1 and groups[0].weight > 0:  # the common case, without building a candidate list
+        return groups[0].target_group_arn
     candidates = [g for g in action.groups if g.weight > 0]
     if not candidates:
         raise NoGroupAvailable("forward action has no target group with a positive weight")
