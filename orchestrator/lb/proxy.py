@@ -37,6 +37,7 @@ import re
 import socket
 import threading
 import time
+from binascii import hexlify
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
@@ -61,15 +62,20 @@ SERVER_HEADER = "awselb/2.0"
 _DROP_REQUEST = frozenset({"connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-forwarded-for",
                            "x-forwarded-proto", "x-forwarded-port", "x-amzn-trace-id"})
 
+# what ClientConn._fast_request takes: one HTTP/1.1 request, origin-form target, header lines as the general
+# parser accepts them (a name not ending in blank, a colon; no lone CR or LF anywhere), no body
+_FAST_REQUEST = re.compile(rb"([^ \r\n]+) (/[^ \r\n]*) HTTP/1\.1(?:\r\n[^:\r\n]*[^:\r\n \t]:[^\r\n]*)*\r\n\r\n")
 # request headers that take a request off the fast path: the dropped ones, and the body's framing
 _SPECIAL_REQUEST = re.compile(rb"\r\n(?:%s):" % b"|".join(
-    re.escape(n.encode()) for n in sorted(_DROP_REQUEST | {"content-length", "transfer-encoding"})))
-# header lines as the general parser accepts them: a name not ending in blank, a colon, no lone CR or LF
-_HEADER_LINES = re.compile(rb"(?:\r\n[^:\r\n]*[^:\r\n \t]:[^\r\n]*)*")
+    re.escape(n.encode()) for n in sorted(_DROP_REQUEST | {"content-length", "transfer-encoding"})), re.IGNORECASE)
+_HOST = re.compile(rb"\r\nhost:([^\r\n]*)", re.IGNORECASE)
 _NO_HEADERS: dict[str, tuple[str, ...]] = {}
+_stamp: list = [0, b"00000000-"]  # the epoch second last seen, and its trace id part
+# what UpstreamConn._fast_response takes: an HTTP/1.1 2xx head (not 204) without a lone CR or LF
+_FAST_RESPONSE = re.compile(rb"HTTP/1\.1 2(?!04)\d\d[^\r\n]*(?:\r\n[^\r\n]*)*")
 # response headers that take a response off the fast path (Connection only unless it is "keep-alive")
 _FRAMING_RESPONSE = re.compile(rb"\r\n(content-length|transfer-encoding|connection|keep-alive|proxy-connection):"
-                               rb"([^\r\n]*)")
+                               rb"([^\r\n]*)", re.IGNORECASE)
 
 
 class _Chunked:
@@ -660,31 +666,21 @@ class ClientConn(asyncio.Protocol):
         action without stickiness. Produces the bytes ``_request`` would; False (nothing done) for anything
         else, which then takes the general path. ``tests/unit/test_lb_fastpath.py`` holds the two to the
         same output."""
-        end = data.find(b"\r\n\r\n")
-        if end < 0 or end + 4 != len(data) or self.close_after:
-            return False
         fast = self.plane.config.fast.get(self.port)
-        if fast is None or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end):
+        if fast is None or self.close_after:
             return False
-        eol = data.find(b"\r\n", 0, end)
-        line = data[:eol] if eol >= 0 else data[:end]
-        parts = line.split(b" ")
-        if len(parts) != 3 or parts[2] != b"HTTP/1.1" or parts[1][:1] != b"/":
+        m = _FAST_REQUEST.fullmatch(data)
+        if m is None or _SPECIAL_REQUEST.search(data) is not None:
             return False
-        lower = None
-        if eol >= 0:
-            lower = data[:end].lower()
-            if _SPECIAL_REQUEST.search(lower, eol) is not None or _HEADER_LINES.fullmatch(data, eol, end) is None:
-                return False
         rules, action = fast
-        method = parts[0].decode("latin-1")
+        method = m.group(1)
         if action is None:  # rules with conditions: match them on what they read (never a header's value)
-            path, _, query = parts[1].decode("latin-1").partition("?")
+            path, _, query = m.group(2).decode("latin-1").partition("?")
             host = ""
-            if lower is not None and (i := lower.find(b"\r\nhost:")) >= 0:
-                j = lower.find(b"\r\n", i + 2)
-                host = data[i + 7:j if j >= 0 else end].decode("latin-1").strip()
-            rule = _match(rules, _request_info(method, path, query, host, _NO_HEADERS, self.client_ip, self.port))
+            if (h := _HOST.search(data)) is not None:
+                host = h.group(1).decode("latin-1").strip()
+            rule = _match(rules, _request_info(method.decode("latin-1"), path, query, host, _NO_HEADERS,
+                                               self.client_ip, self.port))
             if rule is None:
                 return False
             action = rule.action
@@ -701,9 +697,12 @@ class ClientConn(asyncio.Protocol):
         self.busy = True
         self.resp_done = False
         self.req_open = False
-        head = data[:end] + self.fwd + b"%08x-%024x\r\n\r\n" % (int(time.time()) & 0xFFFFFFFF,
-                                                                plane.rng.getrandbits(96))
-        is_head = method == "HEAD"
+        now = int(time.time())
+        if now != _stamp[0]:
+            _stamp[0], _stamp[1] = now, b"%08x-" % (now & 0xFFFFFFFF)
+        # the trace id as routing.trace_id makes it
+        head = b"".join((data[:-4], self.fwd, _stamp[1], hexlify(plane.rng.randbytes(12)), b"\r\n\r\n"))
+        is_head = method == b"HEAD"
         self.retry = (head, is_head, b"")
         self._send(picked[1], head, is_head, b"")
         return True
@@ -1171,17 +1170,16 @@ class UpstreamConn(asyncio.Protocol):
         2xx (not 204) with one Content-Length and no Transfer-Encoding, CRLF line ends, no hop-by-hop header
         but a ``Connection: keep-alive`` on a client connection kept alive, nothing to add. Does what ``_head``
         would; False (nothing done) otherwise."""
-        if self.is_head or self.extra or not data.startswith(b"HTTP/1.1 2"):
+        if self.is_head or self.extra:
             return False
         end = data.find(b"\r\n\r\n")
-        if end < 0 or not data[9:12].isdigit() or data[9:12] == b"204" or \
-                data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end):
+        if end < 0 or _FAST_RESPONSE.fullmatch(data, 0, end) is None:
             return False
         length = None
-        for name, value in _FRAMING_RESPONSE.findall(data[:end].lower()):
-            if name == b"content-length" and length is None:
+        for name, value in _FRAMING_RESPONSE.findall(data, 0, end):
+            if length is None and name.lower() == b"content-length":
                 length = value.strip()
-            elif name != b"connection" or value.strip() != b"keep-alive" or not client.keep_alive:
+            elif name.lower() != b"connection" or value.strip().lower() != b"keep-alive" or not client.keep_alive:
                 return False
         if length is None or not length.isdigit() or len(data) != end + 4 + int(length):
             return False

@@ -229,7 +229,7 @@ def _candidate_positions(targets: tuple[Target, ...], health: Mapping[Target, st
 
 def trace_id(epoch_seconds: int, rng: random.Random) -> str:
     """A new ``X-Amzn-Trace-Id``: ``Root=1-<8 hex epoch seconds>-<24 hex random>``."""
-    return "Root=1-%08x-%024x" % (int(epoch_seconds) & 0xFFFFFFFF, rng.getrandbits(96))
+    return "Root=1-%08x-%s" % (int(epoch_seconds) & 0xFFFFFFFF, rng.randbytes(12).hex())
 
 
 def forwarded_headers(req: RequestInfo, client_ip: str, *, epoch_seconds: int, rng: random.Random) -> dict[str, str]:
@@ -252,7 +252,7 @@ def forwarded_headers(req: RequestInfo, client_ip: str, *, epoch_seconds: int, r
             trace = v
             break
     if trace is None:
-        trace = "Root=1-%08x-%024x" % (int(epoch_seconds) & 0xFFFFFFFF, rng.getrandbits(96))
+        trace = trace_id(epoch_seconds, rng)
     return {
         "X-Forwarded-For": xff,
         "X-Forwarded-Proto": req.protocol,
