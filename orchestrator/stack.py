@@ -51,6 +51,7 @@ time::
                 #       httpHeaders: [{name: X-Env, values: [blue]}],
                 #       queryStrings: [{key: version, value: v2}]
                 forward: [{targetGroup: web, weight: 1}]    # or just: forward: web
+                stickiness: 300      # optional (forward only): keep a client on its target group, seconds
 
     services:
       - name: web
@@ -75,7 +76,7 @@ placeholders such as ``#{host}`` allowed; statusCode defaults to 301).
 What apply does, in this order: registers a new revision of a task definition only when its normalized
 document differs from the latest ACTIVE revision (server fields and tags ignored); creates target groups,
 or modifies their health check and attributes; creates load balancers; creates listeners (by port) and
-replaces a listener whose default action differs (minecs has no ModifyListener: its rules are recreated);
+modifies a listener whose default action differs (ModifyListener: its port stays open, its rules stay);
 creates rules, modifies those whose conditions or action differ; creates services, or updates their
 desiredCount / taskDefinition / deploymentConfiguration / loadBalancers (and healthCheckGracePeriodSeconds,
 networkConfiguration, placement when declared). Settings left out take their defaults, so removing a line
@@ -139,13 +140,17 @@ class Action:
     content_type: str | None = None
     body: str | None = None
     redirect: tuple[tuple[str, str], ...] = ()        # redirect: sorted (Protocol|Host|Port|Path|Query, value)
+    stickiness: int | None = None                     # forward: group stickiness duration (seconds), or off
 
     def canonical(self) -> Any:
-        return (self.type, tuple(sorted(self.groups)), self.status, self.content_type, self.body, self.redirect)
+        return (self.type, tuple(sorted(self.groups)), self.status, self.content_type, self.body, self.redirect,
+                self.stickiness)
 
     def describe(self) -> str:
         if self.type == "forward":
-            return "forward " + ",".join(f"{n}" + (f"*{w}" if len(self.groups) > 1 else "") for n, w in self.groups)
+            sticky = f" (sticky {self.stickiness}s)" if self.stickiness is not None else ""
+            return "forward " + ",".join(f"{n}" + (f"*{w}" if len(self.groups) > 1 else "")
+                                         for n, w in self.groups) + sticky
         if self.type == "fixed-response":
             return f"fixed-response {self.status}"
         r = dict(self.redirect)
@@ -153,8 +158,10 @@ class Action:
 
     def to_elb(self, tg_arns: dict[str, str]) -> dict[str, Any]:
         if self.type == "forward":
-            return {"Type": "forward", "ForwardConfig": {"TargetGroups": [
-                {"TargetGroupArn": tg_arns[n], "Weight": w} for n, w in self.groups]}}
+            fc: dict[str, Any] = {"TargetGroups": [{"TargetGroupArn": tg_arns[n], "Weight": w} for n, w in self.groups]}
+            if self.stickiness is not None:
+                fc["TargetGroupStickinessConfig"] = {"Enabled": True, "DurationSeconds": self.stickiness}
+            return {"Type": "forward", "ForwardConfig": fc}
         if self.type == "fixed-response":
             cfg: dict[str, Any] = {"StatusCode": self.status, "ContentType": self.content_type}
             if self.body is not None:
@@ -449,6 +456,8 @@ def _action(p: _Parser, d: dict[str, Any], path: str, tg_names: set[str], *, inl
         return None
     key = given[0]
     apath = f"{path}.{key}"
+    if "stickiness" in d and key != "forward":
+        p.err(f"{path}.stickiness", "applies to a forward action only")
     v = d[key]
     if key == "forward":
         entries = [{"targetGroup": v}] if isinstance(v, str) else v
@@ -466,7 +475,8 @@ def _action(p: _Parser, d: dict[str, Any], path: str, tg_names: set[str], *, inl
             if tg is not None and tg not in tg_names:
                 p.err(f"{epath}.targetGroup", f"no target group named {tg} in targetGroups")
             groups.append((tg, w))
-        return Action("forward", groups=tuple(groups))
+        sticky = p.int(d, "stickiness", path, lo=1, hi=604800) if "stickiness" in d else None
+        return Action("forward", groups=tuple(groups), stickiness=sticky)
     if key == "fixedResponse":
         f = p.obj(v, apath, ("statusCode", "body", "contentType"))
         if f is None:
@@ -501,12 +511,12 @@ def _listener(p: _Parser, d: Any, path: str, tg_names: set[str]) -> Listener | N
     if "defaultAction" not in d:
         p.err(f"{path}.defaultAction", "is required")
     else:
-        da = p.obj(d["defaultAction"], f"{path}.defaultAction", ACTION_KEYS)
+        da = p.obj(d["defaultAction"], f"{path}.defaultAction", (*ACTION_KEYS, "stickiness"))
         if da is not None:
             default = _action(p, da, f"{path}.defaultAction", tg_names, inline=False)
     rules: list[Rule] = []
     for rpath, rd in p.items(d, "rules", path):
-        rd = p.obj(rd, rpath, ("priority", *CONDITION_KEYS, *ACTION_KEYS))
+        rd = p.obj(rd, rpath, ("priority", *CONDITION_KEYS, *ACTION_KEYS, "stickiness"))
         if rd is None:
             continue
         prio = p.int(rd, "priority", rpath, required=True, lo=1, hi=50000)
@@ -632,7 +642,7 @@ class State:
 class Change:
     """One step of a plan. ``spec`` is the desired object (None for a delete); ``current`` the existing
     API document (None for a create); ``load_balancer``/``port`` place listeners and rules."""
-    action: str                       # create | update | replace | delete
+    action: str                       # create | update | delete
     kind: str                         # taskDefinition | targetGroup | loadBalancer | listener | rule | service
     name: str                         # what a person reads: web, demo:8000, demo:8000/10
     details: tuple[str, ...] = ()
@@ -690,8 +700,10 @@ def action_from_elb(doc: dict[str, Any], tg_names: dict[str, str]) -> Action:
     if kind == "forward":
         fc = doc.get("ForwardConfig") or {}
         tgs = fc.get("TargetGroups") or ([{"TargetGroupArn": doc["TargetGroupArn"]}] if doc.get("TargetGroupArn") else [])
+        sticky = fc.get("TargetGroupStickinessConfig") or {}
         return Action("forward", groups=tuple((tg_names.get(g["TargetGroupArn"], g["TargetGroupArn"]),
-                                               int(g.get("Weight", 1))) for g in tgs))
+                                               int(g.get("Weight", 1))) for g in tgs),
+                      stickiness=int(sticky.get("DurationSeconds", 3600)) if sticky.get("Enabled") else None)
     if kind == "fixed-response":
         cfg = doc.get("FixedResponseConfig") or {}
         return Action("fixed-response", status=str(cfg.get("StatusCode")),
@@ -796,7 +808,6 @@ def compute_plan(stack: Stack, state: State, *, prune: bool = False) -> Plan:
                 errors.append(FieldError(f"loadBalancers[{i}].listeners[{j}].port",
                                          f"port {ls.port} is taken by a listener of load balancer {other}"))
                 continue
-            replaced = False
             if cur is None:
                 listener_changes.append(Change("create", "listener", lname, (ls.default_action.describe(),),
                                                spec=ls, load_balancer=lb.name, port=ls.port))
@@ -805,14 +816,12 @@ def compute_plan(stack: Stack, state: State, *, prune: bool = False) -> Plan:
                 old = action_from_elb((cur.get("DefaultActions") or [{}])[0], tg_names)
                 current_rules = {int(r["Priority"]): r for r in cur.get("Rules") or [] if not r.get("IsDefault")}
                 if old.canonical() != ls.default_action.canonical():
-                    replaced = True
                     listener_changes.append(Change(
-                        "replace", "listener", lname,
-                        (f"default action: {old.describe()} → {ls.default_action.describe()}",
-                         "(no ModifyListener: the listener and its rules are recreated)"),
+                        "update", "listener", lname,
+                        (f"default action: {old.describe()} → {ls.default_action.describe()}",),
                         spec=ls, current=cur, load_balancer=lb.name, port=ls.port))
             for prio, r in sorted(current_rules.items()):
-                if any(x.priority == prio for x in ls.rules) or replaced:
+                if any(x.priority == prio for x in ls.rules):
                     continue
                 if prune:
                     rule_changes.append(Change("delete", "rule", f"{lname}/{prio}",
@@ -821,7 +830,7 @@ def compute_plan(stack: Stack, state: State, *, prune: bool = False) -> Plan:
                 else:
                     notes.append(f"rule {lname}/{prio} is not in the stack (--prune deletes it)")
             for rule in ls.rules:
-                cur_r = None if replaced else current_rules.get(rule.priority)
+                cur_r = current_rules.get(rule.priority)
                 rname = f"{lname}/{rule.priority}"
                 if cur_r is None:
                     rule_changes.append(Change("create", "rule", rname, (rule.describe(),), spec=rule,

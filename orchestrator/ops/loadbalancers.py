@@ -239,6 +239,12 @@ def _check_actions(store: Store, actions: Any) -> list[dict[str, Any]]:
             w = g.get("Weight", 1)
             if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 999:
                 raise LbError("ValidationError", "Target group weights must be 0-999.")
+        sticky = (a.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig")
+        if sticky is not None:
+            d = sticky.get("DurationSeconds", 3600) if isinstance(sticky, dict) else None
+            if not isinstance(sticky, dict) or not isinstance(sticky.get("Enabled", False), bool) or \
+                    isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 604800:
+                raise LbError("ValidationError", "TargetGroupStickinessConfig.DurationSeconds must be 1-604800.")
     elif kind == "fixed-response":
         cfg = a.get("FixedResponseConfig") or {}
         if not re.match(r"^[2-5]\d\d$", str(cfg.get("StatusCode", ""))):
@@ -277,6 +283,25 @@ def create_listener(store: Store, clock: Clock, region: str, p: dict[str, Any]) 
     store.put_lb("listener", arn, doc, parent=lb["LoadBalancerArn"], created_at=clock.now())
     _link_groups(store, actions, lb["LoadBalancerArn"])
     return doc
+
+
+def modify_listener(store: Store, p: dict[str, Any]) -> dict[str, Any]:
+    """ELBv2 ModifyListener: a new port and/or default actions; the listener's rules (and ARN) stay. Checked
+    whole before anything is written."""
+    doc = listener(store, p.get("ListenerArn"))
+    if p.get("Protocol", "HTTP") != "HTTP":
+        raise LbError("ValidationError", "minecs listeners speak HTTP only.")
+    changed = dict(doc)
+    if p.get("Port") is not None:
+        changed["Port"] = _int(p, "Port", 80, 1, 65535)
+        if any(o["Port"] == changed["Port"] and o["ListenerArn"] != doc["ListenerArn"]
+               for o in store.list_lb("listener")):
+            raise LbError("DuplicateListener", "A listener already exists on this port for this load balancer")
+    if p.get("DefaultActions") is not None:
+        changed["DefaultActions"] = _check_actions(store, p["DefaultActions"])
+    store.put_lb("listener", doc["ListenerArn"], changed, parent=doc["LoadBalancerArn"])
+    _link_groups(store, changed["DefaultActions"], doc["LoadBalancerArn"])
+    return changed
 
 
 def _link_groups(store: Store, actions: list[dict[str, Any]], lb_arn: str) -> None:

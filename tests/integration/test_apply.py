@@ -143,6 +143,18 @@ def test_apply_rules_modify_prune_and_new_revision(stack, tmp_path: Path) -> Non
     assert prios == ["10", "20", "default"]
     assert apply(home, write_stack(tmp_path, doc), "--prune").json["changes"] == []
     wait_for(lambda: get(f"http://127.0.0.1:{port}/nope")[1] == b"no route", 5, message="default action")
+    # a new default action is a ModifyListener: same listener, its rules kept; stickiness reaches the rule
+    doc["loadBalancers"][0]["listeners"][0]["defaultAction"] = {"fixedResponse": {"statusCode": 200, "body": "hi"}}
+    rules[0]["stickiness"] = 60
+    r = apply(home, write_stack(tmp_path, doc))
+    assert kinds(r.json) == [("update", "listener", f"demo:{port}"), ("update", "rule", f"demo:{port}/10")]
+    assert call("DescribeListeners", LoadBalancerArn=lb_arn)["Listeners"][0]["ListenerArn"] == listener
+    got = call("DescribeRules", ListenerArn=listener)["Rules"]
+    assert [x["Priority"] for x in got] == ["10", "20", "default"]
+    assert got[0]["Actions"][0]["ForwardConfig"]["TargetGroupStickinessConfig"] == {"Enabled": True,
+                                                                                     "DurationSeconds": 60}
+    assert get(f"http://127.0.0.1:{port}/nope") == (200, b"hi")
+    assert apply(home, write_stack(tmp_path, doc)).json["changes"] == []
 
 
 def test_apply_invalid_stack_names_the_path(home: Path, tmp_path: Path) -> None:

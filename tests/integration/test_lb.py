@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.api.client import ApiClient
+from orchestrator.errors import MinecsError
 from tests.helpers import run_cli, wait_for
 
 pytestmark = pytest.mark.docker
@@ -113,6 +114,22 @@ def test_rules_fixed_response_redirect_and_weights(lb) -> None:
     assert len(hostnames) == 1  # weight 0 for the 2-target group: only tg2's one target answers
     call("SetRulePriorities", RulePriorities=[{"RuleArn": rules[2]["RuleArn"], "Priority": 1}])
     assert get(base + "/")[0] == 418  # the catch-all now comes first
+    # ModifyListener: a new default action; the listener's ARN, port and remaining rules stay
+    call("DeleteRule", RuleArn=rules[2]["RuleArn"])
+    assert get(base + "/other")[0:2] == (404, b"no route")
+    changed = call("ModifyListener", ListenerArn=listener, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "new default"}}])
+    assert changed["Listeners"][0]["ListenerArn"] == listener and changed["Listeners"][0]["Port"] == port
+    assert get(base + "/other")[0:2] == (200, b"new default")
+    with pytest.raises(urllib.error.HTTPError) as e:  # the redirect rule is still there
+        opener.open(base + "/old", timeout=5)
+    assert e.value.code == 301
+    assert [r["Priority"] for r in call("DescribeRules", ListenerArn=listener)["Rules"]] == ["5", "10", "default"]
+    with pytest.raises(MinecsError, match="TargetGroupStickinessConfig"):
+        call("ModifyListener", ListenerArn=listener, DefaultActions=[{"Type": "forward", "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": tg}],
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 0}}}])
+    assert get(base + "/other")[0:2] == (200, b"new default")  # the rejected change wrote nothing
 
 
 def _load(url: str, stop: threading.Event, results: list[int]) -> None:

@@ -216,9 +216,31 @@ def test_task_definition_compare_ignores_server_fields_and_tags() -> None:
     assert plan_of(DOC, state) == []
 
 
-def test_changed_default_action_replaces_the_listener_and_recreates_its_rules() -> None:
+def test_changed_default_action_modifies_the_listener_and_keeps_its_rules() -> None:
     d = _mutated(lambda d: d["loadBalancers"][0]["listeners"][0].update(defaultAction={"forward": "web"}))
-    assert plan_of(d) == [("replace", "listener", "demo:8000"), ("create", "rule", "demo:8000/10")]
+    plan = compute_plan(parse_stack(d), current_state())
+    assert [(c.action, c.kind, c.name) for c in plan.changes] == [("update", "listener", "demo:8000")]
+    assert plan.changes[0].details == ("default action: fixed-response 404 → forward web",)
+    assert plan.changes[0].current["ListenerArn"] == LS_ARN
+
+
+def test_stickiness_is_parsed_compared_and_sent_as_elb_does() -> None:
+    d = _mutated(lambda d: d["loadBalancers"][0]["listeners"][0]["rules"][0].update(stickiness=300))
+    plan = compute_plan(parse_stack(d), current_state())
+    assert [(c.action, c.kind, c.name) for c in plan.changes] == [("update", "rule", "demo:8000/10")]
+    action = plan.changes[0].spec.action
+    assert action.describe() == "forward web (sticky 300s)"
+    elb = action.to_elb({"web": TG_ARN})
+    assert elb["ForwardConfig"]["TargetGroupStickinessConfig"] == {"Enabled": True, "DurationSeconds": 300}
+    state = current_state()
+    state.listeners[8000]["Rules"][0]["Actions"] = [elb]
+    assert plan_of(d, state) == []  # applied: nothing left to do
+    assert plan_of(DOC, state) == [("update", "rule", "demo:8000/10")]  # removing the line turns it off
+    for bad, message in [(0, "stickiness: must be between 1 and 604800"), ("long", "stickiness: must be an integer")]:
+        with pytest.raises(StackError, match=message):
+            parse_stack(_mutated(lambda d: d["loadBalancers"][0]["listeners"][0]["rules"][0].update(stickiness=bad)))
+    with pytest.raises(StackError, match="defaultAction.stickiness: applies to a forward action only"):
+        parse_stack(_mutated(lambda d: d["loadBalancers"][0]["listeners"][0]["defaultAction"].update(stickiness=5)))
 
 
 def test_prune_deletes_undeclared_rules_and_listeners_only_when_asked() -> None:

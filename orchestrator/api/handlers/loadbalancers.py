@@ -111,6 +111,13 @@ def describe_listeners(cp: Any, req: Request) -> dict[str, Any]:
     return {"Listeners": cp.store.list_lb("listener", parent=p.get("LoadBalancerArn"))}
 
 
+@operation("ModifyListener")
+def modify_listener(cp: Any, req: Request) -> dict[str, Any]:
+    doc = L.modify_listener(cp.store, req.params)
+    _changed(cp)
+    return {"Listeners": [doc]}
+
+
 @operation("DeleteListener")
 def delete_listener(cp: Any, req: Request) -> dict[str, Any]:
     L.listener(cp.store, req.params.get("ListenerArn"))

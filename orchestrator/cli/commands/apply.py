@@ -98,12 +98,16 @@ class Executor:
         self.lb_arns[c.spec.name] = resp["LoadBalancers"][0]["LoadBalancerArn"]
 
     def _listener(self, c: Change) -> None:
-        if c.action in ("delete", "replace"):
+        if c.action == "update":  # the default action: rules, ARN and the open port stay
+            _lb(self.app, "ModifyListener", {"ListenerArn": c.current["ListenerArn"],
+                                             "DefaultActions": [c.spec.default_action.to_elb(self.tg_arns)]})
+            return
+        if c.action == "delete":
             for r in c.current.get("Rules") or []:
                 _lb(self.app, "DeleteRule", {"RuleArn": r["RuleArn"]})
             _lb(self.app, "DeleteListener", {"ListenerArn": c.current["ListenerArn"]})
             self.listener_arns.pop(c.port, None)
-        if c.action in ("create", "replace"):
+        if c.action == "create":
             resp = _lb(self.app, "CreateListener", {
                 "LoadBalancerArn": self.lb_arns[c.load_balancer], "Port": c.spec.port,
                 "DefaultActions": [c.spec.default_action.to_elb(self.tg_arns)]})

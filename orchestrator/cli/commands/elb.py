@@ -60,6 +60,10 @@ COMMANDS_TABLE: dict[str, tuple[str, list[tuple[str, str, str, bool]], str]] = {
     "describe-listeners": ("DescribeListeners", [("--load-balancer-arn", "LoadBalancerArn", S, False),
                                                  ("--listener-arns", "ListenerArns", L, False)],
                            "minecs elb describe-listeners --load-balancer-arn ARN"),
+    "modify-listener": ("ModifyListener", [
+        ("--listener-arn", "ListenerArn", S, True), ("--port", "Port", I, False),
+        ("--protocol", "Protocol", S, False), ("--default-actions", "DefaultActions", J, False)],
+        "minecs elb modify-listener --listener-arn ARN --default-actions Type=forward,TargetGroupArn=TG_ARN"),
     "delete-listener": ("DeleteListener", [("--listener-arn", "ListenerArn", S, True)],
                         "minecs elb delete-listener --listener-arn ARN"),
     "create-rule": ("CreateRule", [
