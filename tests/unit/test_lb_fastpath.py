@@ -1,4 +1,4 @@
-"""The data plane's fast paths (``ClientConn._fast_request``, ``UpstreamConn._fast_response``) against its
+"""The data plane's fast paths (``client.ClientConn._fast_request``, ``upstream.UpstreamConn._fast_response``) against its
 general parser: for a corpus of requests, responses and listener configurations, the bytes written upstream
 and to the client, the connection states and the counters must be the same whether the fast paths are on or
 off. In process, with recording transports (no sockets), a seeded random source and a frozen clock."""
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from orchestrator.lb import proxy
+from orchestrator.lb.client import ClientConn
+from orchestrator.lb.upstream import UpstreamConn
 from orchestrator.lb.model import (Action, Condition, FixedResponse, HealthCheck, Listener, LoadBalancer, Redirect,
                                    Rule, Snapshot, Target, TargetGroup, WeightedGroup)
 
@@ -137,22 +139,22 @@ def exchange(monkeypatch: pytest.MonkeyPatch, fast: bool, lst: Listener, request
     the write log, the end state and which fast paths reported success."""
     taken: list[bool] = []
     if fast:
-        real_req, real_resp = proxy.ClientConn._fast_request, proxy.UpstreamConn._fast_response
+        real_req, real_resp = ClientConn._fast_request, UpstreamConn._fast_response
 
-        def fr(self: proxy.ClientConn, data: bytes) -> bool:
+        def fr(self: ClientConn, data: bytes) -> bool:
             ok = real_req(self, data)
             taken.append(ok)
             return ok
 
-        def fs(self: proxy.UpstreamConn, client: proxy.ClientConn, data: bytes) -> bool:
+        def fs(self: UpstreamConn, client: ClientConn, data: bytes) -> bool:
             ok = real_resp(self, client, data)
             taken.append(ok)
             return ok
-        monkeypatch.setattr(proxy.ClientConn, "_fast_request", fr)
-        monkeypatch.setattr(proxy.UpstreamConn, "_fast_response", fs)
+        monkeypatch.setattr(ClientConn, "_fast_request", fr)
+        monkeypatch.setattr(UpstreamConn, "_fast_response", fs)
     else:
-        monkeypatch.setattr(proxy.ClientConn, "_fast_request", lambda self, data: False)
-        monkeypatch.setattr(proxy.UpstreamConn, "_fast_response", lambda self, client, data: False)
+        monkeypatch.setattr(ClientConn, "_fast_request", lambda self, data: False)
+        monkeypatch.setattr(UpstreamConn, "_fast_response", lambda self, client, data: False)
     monkeypatch.setattr(time, "time", lambda: 1_790_000_000.25)
 
     log: list[tuple[str, bytes]] = []
@@ -162,10 +164,10 @@ def exchange(monkeypatch: pytest.MonkeyPatch, fast: bool, lst: Listener, request
     for t in (A, B, C):
         rec = dp.record(t)
         for i in range(pooled):
-            up = proxy.UpstreamConn(dp, rec)
+            up = UpstreamConn(dp, rec)
             up.connection_made(Recorder(f"up {t.port}/{i}", log))  # type: ignore[arg-type]
             rec.idle.append(up)
-    client = proxy.ClientConn(dp, PORT)
+    client = ClientConn(dp, PORT)
     client.loop = dp.loop
     client.connection_made(Recorder("client", log))  # type: ignore[arg-type]
     client.data_received(request)
@@ -276,8 +278,8 @@ def test_without_a_pooled_connection_the_request_waits_for_a_new_one(monkeypatch
         dp.loop = _Loop(log)  # type: ignore[assignment]
         dp.config = proxy._Config(Snapshot((LoadBalancer("arn:lb", "lb", (LISTENERS["default only"],)),), (TG1,)))
         if not fast:
-            monkeypatch.setattr(proxy.ClientConn, "_fast_request", lambda self, data: False)
-        client = proxy.ClientConn(dp, PORT)
+            monkeypatch.setattr(ClientConn, "_fast_request", lambda self, data: False)
+        client = ClientConn(dp, PORT)
         client.loop = dp.loop
         client.connection_made(Recorder("client", log))  # type: ignore[arg-type]
         client.data_received(request)
