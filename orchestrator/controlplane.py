@@ -385,13 +385,22 @@ class ControlPlane:
 
     def _housekeeping(self) -> None:
         from orchestrator.ops.loadbalancers import expire_draining
+        next_forget = 0.0
         while not self._housekeeping_stop.wait(1.0):
             try:
                 if expire_draining(self.store, self.clock):
                     self.lb_changed()
                 self.finish_drained_stops()
+                if self.clock.monotonic() >= next_forget:
+                    next_forget = self.clock.monotonic() + 60.0
+                    self.forget_stopped_tasks()
             except Exception:
                 log.exception("housekeeping failed")
+
+    def forget_stopped_tasks(self) -> int:
+        """Stopped tasks older than ``MINECS_STOPPED_TASK_RETENTION`` seconds (default 3600, as ECS keeps them
+        about an hour) leave the store; their containers went long before (``MINECS_TASK_CLEANUP_WAIT``)."""
+        return self.store.forget_stopped_tasks(self.clock.now() - stopped_task_retention())
 
     def finish_drained_stops(self) -> None:
         """Tasks whose load balancer draining is over now really stop (the runner gets the stop)."""
@@ -452,6 +461,15 @@ def _take_server_lock(home: Home) -> Any:
         fh.close()
         raise ConnectionFailed(f"another control plane is already running for {home.path}") from None
     return fh
+
+
+def stopped_task_retention() -> float:
+    """Seconds a STOPPED task stays describable (``MINECS_STOPPED_TASK_RETENTION``, default 3600)."""
+    try:
+        value = float(os.environ.get("MINECS_STOPPED_TASK_RETENTION", "3600"))
+    except ValueError:
+        value = 3600.0
+    return value if value >= 0 else 3600.0
 
 
 def fargate_runner(cp: ControlPlane) -> Any:

@@ -360,6 +360,17 @@ class Store:
     def delete_task(self, task_id: str) -> None:
         self._exec("DELETE FROM tasks WHERE task_id = ?", (task_id,))
 
+    def forget_stopped_tasks(self, before: float) -> int:
+        """Delete the tasks that reached STOPPED before ``before`` (epoch seconds), with their tags, as ECS
+        forgets stopped tasks after about an hour. Returns how many went."""
+        where = "FROM tasks WHERE last_status = 'STOPPED' AND stopped_at IS NOT NULL AND stopped_at < ?"
+        with self.transaction():
+            rows = self._all(f"SELECT task_id, cluster {where}", (before,))
+            for r in rows:
+                self._exec("DELETE FROM tags WHERE resource = ?", (f"task/{r['cluster']}/{r['task_id']}",))
+            self._exec(f"DELETE {where}", (before,))
+        return len(rows)
+
     # -- services -----------------------------------------------------------------------------
 
     def put_service(self, s: ServiceRecord, *, expect_version: int | None = None) -> bool:

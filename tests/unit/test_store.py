@@ -71,3 +71,25 @@ def test_tags_round_trip(store: Store) -> None:
     assert store.get_tags("cluster/a") == [("k", "v")]
     store.set_tags("cluster/a", [])
     assert store.get_tags("cluster/a") == []
+
+
+def test_stopped_tasks_are_forgotten_after_the_retention_with_their_tags(store: Store) -> None:
+    from orchestrator.model.task import TaskStatus
+    from tests.unit.test_runner import fargate, new
+
+    td = fargate()
+    old, recent, running, stopping = (new(td, 100.0) for _ in range(4))
+    old.last_status = old.desired_status = TaskStatus.STOPPED
+    old.stopped_at = 1_000.0
+    recent.last_status = recent.desired_status = TaskStatus.STOPPED
+    recent.stopped_at = 5_000.0
+    stopping.desired_status = TaskStatus.STOPPED  # asked to stop, not stopped yet: never forgotten
+    for t in (old, recent, running, stopping):
+        store.put_task(t)
+        store.set_tags(f"task/{t.cluster}/{t.task_id}", [("team", "a")])
+    assert store.forget_stopped_tasks(4_000.0) == 1
+    assert store.get_task(old.task_id) is None and store.get_tags(f"task/default/{old.task_id}") == []
+    assert {t.task_id for t in store.list_tasks()} == {recent.task_id, running.task_id, stopping.task_id}
+    assert store.get_tags(f"task/default/{recent.task_id}") == [("team", "a")]
+    assert store.forget_stopped_tasks(4_000.0) == 0
+    assert store.forget_stopped_tasks(1e12) == 1  # the recent one, once old enough
