@@ -488,7 +488,8 @@ def fargate_runner(cp: ControlPlane) -> Any:
     cleanup = float(os.environ.get("MINECS_TASK_CLEANUP_WAIT", "600"))
     placement = Placement(instance_label=cp.instance_label)
     pool = PausePool(driver, instance_label=placement.instance_label, host_ip=placement.host_ip, image=PAUSE_IMAGE,
-                     per_key=int(os.environ.get("MINECS_PAUSE_POOL", "2")))
+                     per_key=int(os.environ.get("MINECS_PAUSE_POOL", "2")),
+                     max_per_key=int(os.environ.get("MINECS_PAUSE_POOL_MAX", "32")))
     return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=cleanup, pool=pool if pool.per_key else None)
 
 

@@ -3,7 +3,11 @@
 Starting a container on a bridge network with published ports is the slowest step of a task start
 (about half a second here: veth, iptables, port proxy); joining an existing namespace is cheap. So the
 runner keeps a few pause containers running per (network, published ports) key and hands one to the next
-task that needs exactly that. Pool containers carry ``minecs.role=pool`` and the runner's instance label,
+task that needs exactly that. How many it keeps per key follows demand (``Demand``): at least ``per_key``,
+and as many as the largest burst of takes seen in the last ``window`` seconds, up to ``max_per_key`` — so
+a service scaled to 30 is served from the pool the next time it needs 30 at once, and the pool shrinks back
+once the bursts stop. Refills wait until task starts have had the daemon to themselves for a moment.
+Pool containers carry ``minecs.role=pool`` and the runner's instance label,
 no task labels: a task records its pause container's ID in its attachment, which is how a restarted
 runner finds it again. Pool containers that no task references are removed when a runner starts.
 """
@@ -15,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from orchestrator import naming
 from orchestrator.errors import RuntimeDriverError
@@ -27,15 +32,44 @@ Key = tuple[str, PortKey]
 ROLE_POOL = "pool"
 
 
+class Demand:
+    """How many pause containers to keep ready for one key: the largest burst of takes (takes less than
+    ``gap`` seconds apart) that ended within the last ``window`` seconds, clamped to [``low``, ``high``].
+    Pure: the time comes in as an argument."""
+
+    def __init__(self, low: int, high: int, *, window: float = 300.0, gap: float = 2.0) -> None:
+        self.low, self.high = low, max(low, high)
+        self.window, self.gap = window, gap
+        self._burst = 0             # takes in the current burst
+        self._last = float("-inf")  # time of the last take
+        self._peak = 0              # largest burst ...
+        self._peak_at = float("-inf")  # ... and when it last grew
+
+    def took(self, now: float) -> None:
+        self._burst = self._burst + 1 if now - self._last <= self.gap else 1
+        self._last = now
+        if self._burst >= self._peak or now - self._peak_at > self.window:
+            self._peak, self._peak_at = self._burst, now
+
+    def target(self, now: float) -> int:
+        peak = self._peak if now - self._peak_at <= self.window else 0
+        return min(self.high, max(self.low, peak))
+
+
 class PausePool:
     def __init__(self, driver: ContainerDriver, *, instance_label: str, host_ip: str, image: str,
-                 per_key: int = 2, max_keys: int = 8) -> None:
+                 per_key: int = 2, max_per_key: int = 32, max_keys: int = 8, window: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.driver = driver
         self.instance_label = instance_label
         self.host_ip = host_ip
         self.image = image
         self.per_key = per_key
+        self.max_per_key = max(per_key, max_per_key)
         self.max_keys = max_keys
+        self.window = window
+        self.clock = clock
+        self._demand: dict[Key, Demand] = {}
         self._ready: dict[Key, list[ContainerState]] = {}
         self._wanted: list[Key] = []  # most recently used last
         self._lock = threading.Lock()
@@ -70,6 +104,10 @@ class PausePool:
         key = (network, ports)
         with self._work:
             self._want(key)
+            demand = self._demand.get(key)
+            if demand is None:
+                demand = self._demand[key] = Demand(self.per_key, self.max_per_key, window=self.window)
+            demand.took(self.clock())
             ready = self._ready.get(key) or []
             taken = ready.pop(0) if ready else None
             self._quiet_until = time.monotonic() + self.refill_delay
@@ -93,8 +131,18 @@ class PausePool:
         self._wanted.append(key)
         while len(self._wanted) > self.max_keys:
             old = self._wanted.pop(0)
+            self._demand.pop(old, None)
             for s in self._ready.pop(old, []):
                 threading.Thread(target=self._discard, args=(s.id,), daemon=True).start()
+
+    def target(self, key: Key) -> int:
+        """How many ready containers the pool aims to hold for ``key`` now."""
+        demand = self._demand.get(key)
+        return demand.target(self.clock()) if demand is not None else self.per_key
+
+    def ready_count(self, key: Key) -> int:
+        with self._lock:
+            return len(self._ready.get(key, []))
 
     def _discard(self, cid: str) -> None:
         with contextlib.suppress(RuntimeDriverError):
@@ -102,23 +150,43 @@ class PausePool:
 
     def _next_gap(self) -> Key | None:
         for key in reversed(self._wanted):
-            if len(self._ready.get(key, [])) < self.per_key:
+            if len(self._ready.get(key, [])) < self.target(key):
                 return key
         return None
+
+    def _surplus(self) -> list[ContainerState]:
+        """Ready containers beyond their key's target (demand went down): taken out of the pool."""
+        out: list[ContainerState] = []
+        for key, ready in self._ready.items():
+            extra = len(ready) - self.target(key)
+            if extra > 0:
+                out += ready[-extra:]
+                del ready[-extra:]
+        return out
 
     def _fill_loop(self) -> None:
         while True:
             with self._work:
-                while not self._stop and self._next_gap() is None:
-                    self._work.wait()
-                if self._stop:
-                    return
+                surplus = self._surplus()
+                while not surplus and not self._stop and self._next_gap() is None:
+                    # wake up now and then: a demand peak expiring shrinks the pool without any take
+                    self._work.wait(min(60.0, self.window / 4))
+                    surplus = self._surplus()
+                stopping = self._stop
+            for state in surplus:
+                self._discard(state.id)
+            if stopping:
+                return
+            if surplus:
+                continue
+            with self._work:
                 quiet = self._quiet_until - time.monotonic()
                 if quiet > 0:  # a task is starting: do not compete with it for the daemon
                     self._work.wait(quiet)
                     continue
                 key = self._next_gap()
-            assert key is not None
+            if key is None:
+                continue
             state = self._create(key)
             with self._work:
                 if state is None:
@@ -135,11 +203,14 @@ class PausePool:
             name=f"minecs-pause-{uuid.uuid4().hex[:16]}", image=self.image, labels=self.labels, network=network,
             ports=tuple(PortPublish(p, proto, self.host_ip, None) for p, proto in ports),
             memory_bytes=16 * 1024 * 1024, cpu_shares=2, stop_timeout_s=2)
+        cid = None
         try:
             cid = self.driver.create(spec)
             self.driver.start(cid)
             return self.driver.inspect(cid)
         except RuntimeDriverError as e:
             log.warning("could not pre-start a pause container: %s", e)
+            if cid is not None:  # created but not started: do not leave it behind
+                self._discard(cid)
             return None
 
