@@ -1,9 +1,11 @@
 """The ``minecs`` root command: global options, the ``App`` placed in ``ctx.obj``, and ``main()`` — the
 one place where errors become a one-line message and an exit code.
 
-Exit codes: 0 success; 2 a client error (bad input, unknown resource: ECS 4xx) or a usage error;
-1 a server or connection error (ECS 5xx, no control plane reachable); 3 a ``--wait`` that ended in
-failure (the operation itself was accepted).
+Exit codes: 0 success; 2 a client error (bad input, unknown resource: ECS 4xx) or a usage error, and a
+write whose response lists ``failures`` (something asked for was not done: a task not placed, an instance
+not changed, a revision not deleted — ``App.fail_on_failures``); 1 a server or connection error (ECS 5xx, no
+control plane reachable); 3 a ``--wait`` that ended in failure (the operation itself was accepted).
+Reads (describe-*) print their ``failures`` (e.g. MISSING) and exit 0, as the AWS CLI does: they are data.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ class App:
 
     def call(self, operation: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return self.client.call(operation, {k: v for k, v in (params or {}).items() if v is not None}, **kw)
+
+    @staticmethod
+    def fail_on_failures(resp: dict[str, Any]) -> None:
+        """After a write has printed its response: exit 2 when it lists ``failures`` (see the module doc)."""
+        if resp.get("failures"):
+            raise SystemExit(ExitStatus.CLIENT_ERROR)
 
     def paginate(self, operation: str, params: dict[str, Any], key: str, max_items: int | None) -> dict[str, Any]:
         """Follow nextToken like the AWS CLI does, merging ``key`` across pages."""

@@ -103,6 +103,11 @@ def test_binpack_distinct_instance_and_member_of(ec2) -> None:
                      placementConstraints=[{"type": "distinctInstance"}])
     assert len(r["tasks"]) == 3 and len(set(t["containerInstanceArn"] for t in r["tasks"])) == 3
     assert [f["reason"] for f in r["failures"]] == ["DistinctInstance placement constraint unsatisfied."] * 2
+    # the CLI prints what was placed and what was not, and exits 2: not everything asked for was done
+    cli = run_cli(ec2["home"], "run-task", "--task-definition", "ec2web", "--launch-type", "EC2", "--group",
+                  "distinct", "--placement-constraints", "type=distinctInstance", "--output", "json")
+    assert cli.code == 2 and cli.json["tasks"] == []
+    assert [f["reason"] for f in cli.json["failures"]] == ["DistinctInstance placement constraint unsatisfied."]
     r = ecs.run_task(taskDefinition="ec2web", launchType="EC2", count=4, placementConstraints=[
         {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t3.*"}])
     assert r["failures"] == [] and set(hosts_of(ec2, r["tasks"])) <= {"us-east-1a", "us-east-1b"}

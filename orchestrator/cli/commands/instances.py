@@ -237,8 +237,7 @@ def update_container_instances_state(app: App, cluster: str | None, container_in
     resp = app.call("UpdateContainerInstancesState", {"cluster": cluster, "status": status,
                                                       "containerInstances": list(container_instances)})
     app.out.emit(resp, instances_table)
-    if resp.get("failures"):
-        raise SystemExit(2)
+    app.fail_on_failures(resp)
 
 
 @click.command("deregister-container-instance", epilog="Example: minecs deregister-container-instance --container-instance ID --force")
@@ -305,11 +304,14 @@ def list_attributes(app: App, cluster: str | None, target_type: str, attribute_n
 @click.pass_obj
 def start_task(app: App, cluster: str | None, task_definition: str, container_instances: tuple[str, ...],
                started_by: str | None, group: str | None) -> None:
-    """Start tasks on the container instances you name (no placement)."""
+    """Start tasks on the container instances you name (no placement). Exits 2 if a task could not be
+    started on some instance (listed as failures)."""
     from orchestrator.cli.commands.tasks import tasks_table
-    app.out.emit(app.call("StartTask", {"cluster": cluster, "taskDefinition": task_definition,
-                                        "containerInstances": list(container_instances), "startedBy": started_by,
-                                        "group": group}), tasks_table)
+    resp = app.call("StartTask", {"cluster": cluster, "taskDefinition": task_definition,
+                                  "containerInstances": list(container_instances), "startedBy": started_by,
+                                  "group": group})
+    app.out.emit(resp, tasks_table)
+    app.fail_on_failures(resp)
 
 
 COMMANDS = [agent, agents, list_container_instances, describe_container_instances, update_container_instances_state,

@@ -151,8 +151,7 @@ def delete_task_definitions(app: App, task_definitions: tuple[str, ...]) -> None
         for f in d.get("failures", []):
             o.note(f"failure: {f['arn']}: {f['reason']}")
     app.out.emit(resp, render)
-    if resp.get("failures"):
-        raise SystemExit(2)
+    app.fail_on_failures(resp)
 
 
 COMMANDS = [register_task_definition, describe_task_definition, list_task_definitions,

@@ -102,7 +102,8 @@ def run_task(app: App, cluster: str | None, task_definition: str, count: int | N
              overrides: str | None, network_configuration: str | None, started_by: str | None,
              group: str | None, platform_version: str | None, placement_constraints: tuple[str, ...],
              placement_strategy: tuple[str, ...], tags: tuple[str, ...], wait: bool, wait_timeout: float) -> None:
-    """Run tasks from a task definition. Returns at once (PROVISIONING/PENDING) unless --wait."""
+    """Run tasks from a task definition. Returns at once (PROVISIONING/PENDING) unless --wait. Exits 2 when
+    some of the tasks could not be placed (listed as failures), 3 when --wait sees a task fail to start."""
     params: dict[str, Any] = {
         "cluster": cluster, "taskDefinition": task_definition, "count": count, "launchType": launch_type,
         "startedBy": started_by, "group": group, "platformVersion": platform_version,
@@ -124,8 +125,7 @@ def run_task(app: App, cluster: str | None, task_definition: str, count: int | N
             raise SystemExit(ExitStatus.WAIT_FAILED)
     else:
         app.out.emit(resp, tasks_table)
-    if resp.get("failures") and not resp.get("tasks"):
-        raise SystemExit(ExitStatus.WAIT_FAILED)
+    app.fail_on_failures(resp)  # some of --count could not be placed
 
 
 def _list_option(values: tuple[str, ...], option: str) -> list[Any] | None:
