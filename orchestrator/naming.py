@@ -26,7 +26,7 @@ LABEL_REVISION = "com.amazonaws.ecs.task-definition-version"
 LABEL_MANAGED = "minecs.managed"
 LABEL_INSTANCE = "minecs.instance"
 LABEL_TASK_ID = "minecs.task-id"
-LABEL_ROLE = "minecs.role"  # "container" | "pause"
+LABEL_ROLE = "minecs.role"  # "container" | "pause" | "pool" (a warm pause) | "volume" (task-scoped)
 
 
 def arn(region: str, resource: str) -> str:

@@ -46,6 +46,7 @@ CAPABILITIES = [
     "com.amazonaws.ecs.capability.privileged-container", "ecs.capability.task-eni",
     "ecs.capability.container-health-check", "ecs.capability.container-ordering",
     "ecs.capability.execution-role-awslogs", "ecs.capability.task-cpu-mem-limit",
+    "ecs.capability.docker-plugin.local",  # dockerVolumeConfiguration with the built-in "local" driver
 ]
 
 

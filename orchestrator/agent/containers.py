@@ -12,10 +12,33 @@ How task sizes become Docker limits (documented in the README too):
 * Overrides: a container override's ``cpu``/``memory``/``memoryReservation`` replace the definition's;
   ``command`` replaces; ``environment`` is merged by name; task-level ``cpu``/``memory`` overrides
   replace the task size.
+
+How volumes become mounts (each ``mountPoints`` entry, ``:ro`` / read-only when ``readOnly``):
+
+* ``host.sourcePath`` → a bind mount of that host path (Docker creates a missing directory; it persists).
+* Empty ``host`` / no configuration (the one kind FARGATE allows), and ``dockerVolumeConfiguration`` with
+  ``scope: task`` → a Docker named volume per task and volume, ``task_volume_name`` =
+  ``ecs-<family>-<revision>-<volume>-<task id[:20]>``, shared by every container of the task that mounts
+  it. It is created by the first container create that mounts it (a ``VolumeMount``: Docker creates a
+  missing volume with the mount's driver, ``driverOpts`` and labels): the user's ``labels``, then the
+  task's labels as on its containers (cluster, task ARN, family, revision, ``minecs.managed``,
+  ``minecs.instance``, ``minecs.task-id``) with ``minecs.role=volume``. The runner removes it with the
+  task's containers (after ``MINECS_TASK_CLEANUP_WAIT``), and as an orphan when no task it holds owns it.
+* ``dockerVolumeConfiguration`` with ``scope: shared`` → the Docker volume named exactly as the ECS
+  volume, with only the user's labels, never removed by minecs. With ``autoprovision`` a missing one is
+  created (by the create, as above); without it, it must exist (``shared_volumes_required``: the runner
+  checks before creating the container and fails the task with ``CannotCreateContainerError``).
+* EFS, FSx, S3 Files and ``configuredAtLaunch`` (EBS) volumes need AWS storage: RunTask refuses such
+  definitions (``TaskDefinition.unavailable_volumes_reason``), the runner fails any such task that still
+  reaches it (a service's) with ``CannotCreateContainerError``, and ``container_spec`` raises ``ValueError``.
+* ``volumesFrom`` → Docker ``VolumesFrom`` with the source container's Docker name (``:ro`` if
+  ``readOnly``). Docker resolves it (and ``links``) when the container is created, so ``plan_of`` orders
+  creation after those containers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,11 +47,14 @@ from typing import Any
 from orchestrator import naming
 from orchestrator.agent.lifecycle import DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, Dep, Plan
 from orchestrator.model.task import TaskRecord
-from orchestrator.runtime.driver import ContainerSpec, HealthSpec, PortPublish
+from orchestrator.model.taskdef import MountPoint, Volume
+from orchestrator.runtime.driver import ContainerSpec, HealthSpec, PortPublish, VolumeMount
 
 PAUSE_IMAGE = "minecs/pause:latest"
 PAUSE_NAME = "~internal~ecs~pause"
+ROLE_VOLUME = "volume"  # minecs.role of a task-scoped volume
 MIB = 1024 * 1024
+_MAX_VOLUME_BASE = 200  # a local volume is a directory: keep its name well under 255 bytes
 
 
 @dataclass(frozen=True)
@@ -41,9 +67,9 @@ class Placement:
 
 
 def plan_of(td: Any) -> Plan:
-    """The lifecycle ``Plan`` of a task definition."""
+    """The lifecycle ``Plan`` of a task definition (containers in ``creation_order``)."""
     return Plan(
-        containers=tuple(c.name for c in td.containers),
+        containers=creation_order(td),
         essential=frozenset(c.name for c in td.containers if c.essential),
         deps={c.name: _deps(c) for c in td.containers},
         start_timeout={c.name: c.start_timeout or DEFAULT_START_TIMEOUT for c in td.containers},
@@ -64,23 +90,117 @@ def _deps(c: Any) -> tuple[Dep, ...]:
     return tuple(deps)
 
 
+def creation_order(td: Any) -> tuple[str, ...]:
+    """Container names in definition order, except that a container comes after the containers its
+    ``links`` and ``volumesFrom`` name: Docker needs those to exist when it creates the container."""
+    needs = {c.name: {link.partition(":")[0] for link in c.links} | {v.source_container for v in c.volumes_from}
+             for c in td.containers}
+    order: list[str] = []
+    while len(order) < len(td.containers):
+        ready = [c.name for c in td.containers if c.name not in order and needs[c.name] <= set(order)]
+        # validation forbids cycles; should one slip through, keep definition order rather than loop
+        order.append(ready[0] if ready else next(c.name for c in td.containers if c.name not in order))
+    return tuple(order)
+
+
 def _docker_name(task: TaskRecord, container: str) -> str:
     clean = re.sub(r"[^A-Za-z0-9-]", "", container) or "c"
     return f"ecs-{task.family}-{task.revision}-{clean}-{task.task_id[:20]}"
 
 
-def labels_for(task: TaskRecord, container: str, placement: Placement, *, role: str = "container") -> dict[str, str]:
+def _task_labels(task: TaskRecord, placement: Placement) -> dict[str, str]:
+    """The labels everything minecs creates for ``task`` carries (containers and task-scoped volumes)."""
     return {
         naming.LABEL_CLUSTER: task.cluster,
         naming.LABEL_TASK_ARN: naming.task_arn(task.region, task.cluster, task.task_id),
-        naming.LABEL_CONTAINER_NAME: container,
         naming.LABEL_FAMILY: task.family,
         naming.LABEL_REVISION: str(task.revision),
         naming.LABEL_MANAGED: "1",
         naming.LABEL_INSTANCE: placement.instance_label,
         naming.LABEL_TASK_ID: task.task_id,
-        naming.LABEL_ROLE: role,
     }
+
+
+def labels_for(task: TaskRecord, container: str, placement: Placement, *, role: str = "container") -> dict[str, str]:
+    return {**_task_labels(task, placement), naming.LABEL_CONTAINER_NAME: container, naming.LABEL_ROLE: role}
+
+
+# -- volumes --------------------------------------------------------------------------------------
+
+
+def _docker_config(volume: Volume) -> dict[str, Any]:
+    return volume.docker_volume_configuration or {}
+
+
+def is_task_scoped(volume: Volume) -> bool:
+    """A Docker volume that lives as long as the task (empty ``host``, or ``dockerVolumeConfiguration``
+    with ``scope: task``, the default)."""
+    return volume.kind == "task" or (volume.kind == "docker" and _docker_config(volume).get("scope", "task") == "task")
+
+
+def task_volume_name(task: TaskRecord, volume: str) -> str:
+    """The Docker volume holding the task-scoped ECS volume ``volume`` of ``task``."""
+    base = f"ecs-{task.family}-{task.revision}-{volume}"
+    if len(base) > _MAX_VOLUME_BASE:  # long family and volume names: shorten, keeping names distinct
+        base = base[:_MAX_VOLUME_BASE - 9] + "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{base}-{task.task_id[:20]}"
+
+
+def volume_labels(task: TaskRecord, volume: Volume, placement: Placement) -> dict[str, str]:
+    """Labels of a task-scoped volume: the user's ``dockerVolumeConfiguration.labels``, then the task's."""
+    user = _docker_config(volume).get("labels") or {}
+    return {**user, **_task_labels(task, placement), naming.LABEL_ROLE: ROLE_VOLUME}
+
+
+def task_volume_names(td: Any, task: TaskRecord) -> tuple[str, ...]:
+    """The Docker volumes of ``task``'s task-scoped volumes that its containers mount (sorted)."""
+    mounted = {m.source_volume for c in td.containers for m in c.mount_points}
+    return tuple(sorted(task_volume_name(task, v.name) for v in td.volumes
+                        if v.name in mounted and is_task_scoped(v)))
+
+
+def shared_volumes_required(td: Any, c: Any) -> tuple[str, ...]:
+    """Shared volumes container ``c`` mounts that must already exist (``autoprovision`` is not set)."""
+    names = []
+    for m in c.mount_points:
+        v = td.volume(m.source_volume)
+        cfg = _docker_config(v)
+        if v.kind == "docker" and cfg.get("scope") == "shared" and not cfg.get("autoprovision") \
+                and v.name not in names:
+            names.append(v.name)
+    return tuple(names)
+
+
+def _bind(path: str, m: MountPoint) -> str:
+    return f"{path}:{m.container_path}:ro" if m.read_only else f"{path}:{m.container_path}"
+
+
+def _volume_mount(td: Any, task: TaskRecord, m: MountPoint, placement: Placement) -> VolumeMount:
+    v = td.volume(m.source_volume)
+    if v.kind not in ("task", "docker"):
+        raise ValueError(td.unavailable_volumes_reason() or f"volume '{v.name}' is not a Docker volume")
+    cfg = _docker_config(v)
+    driver, opts = cfg.get("driver") or "local", cfg.get("driverOpts") or {}
+    if is_task_scoped(v):
+        return VolumeMount(task_volume_name(task, v.name), m.container_path, m.read_only, driver, opts,
+                           volume_labels(task, v, placement))
+    return VolumeMount(v.name, m.container_path, m.read_only, driver, opts, cfg.get("labels") or {})
+
+
+def _binds(td: Any, c: Any) -> tuple[str, ...]:
+    """Container ``c``'s mountPoints of ``host.sourcePath`` volumes."""
+    return tuple(_bind(v.host_source_path, m) for m in c.mount_points
+                 if (v := td.volume(m.source_volume)).kind == "host")
+
+
+def _volume_mounts(td: Any, task: TaskRecord, c: Any, placement: Placement) -> tuple[VolumeMount, ...]:
+    """Container ``c``'s mountPoints of every other kind of volume."""
+    return tuple(_volume_mount(td, task, m, placement) for m in c.mount_points
+                 if td.volume(m.source_volume).kind != "host")
+
+
+def _volumes_from(task: TaskRecord, c: Any) -> tuple[str, ...]:
+    return tuple(_docker_name(task, v.source_container) + (":ro" if v.read_only else "") for v in c.volumes_from)
 
 
 def _override(task: TaskRecord, name: str) -> Mapping[str, Any]:
@@ -170,6 +290,9 @@ def container_spec(td: Any, task: TaskRecord, c: Any, placement: Placement, *,
         ulimits=tuple((u.name, u.soft_limit, u.hard_limit) for u in c.ulimits),
         readonly_rootfs=bool(c.readonly_root_filesystem),
         privileged=bool(c.privileged),
+        binds=_binds(td, c),
+        volume_mounts=_volume_mounts(td, task, c, placement),
+        volumes_from=_volumes_from(task, c),
         log_driver=log.get("logDriver") if log.get("logDriver") in ("json-file", "none", "syslog",
                                                                        "journald", "local") else None,
         log_options=log.get("options", {}) if log.get("logDriver") in ("json-file", "local") else {},

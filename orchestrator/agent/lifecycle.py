@@ -61,7 +61,7 @@ class Dep:
 class Plan:
     """The static shape of a task the step needs (derived once from its task definition)."""
 
-    containers: tuple[str, ...]  # in definition order
+    containers: tuple[str, ...]  # in creation order (definition order, links/volumesFrom sources first)
     essential: frozenset[str]
     deps: dict[str, tuple[Dep, ...]]
     start_timeout: dict[str, int]

@@ -8,7 +8,12 @@ Effects live here; decisions come from ``lifecycle.step``. Threads:
   — exits are seen from events, not by polling;
 * the timer thread wakes tasks whose deadlines passed (dependency ``startTimeout``), resyncs with
   Docker every ``resync_interval`` seconds as a safety net (missed events, orphans), and removes the
-  containers of tasks stopped longer than ``cleanup_wait``.
+  containers and task-scoped volumes of tasks stopped longer than ``cleanup_wait``.
+
+Orphans are containers and task-scoped volumes carrying this runner's ``minecs.instance`` label whose
+task it does not hold; ``adopt`` and every resync remove them (volumes after containers, as Docker
+refuses to remove a volume a container still uses). Shared Docker volumes carry no minecs labels and
+are never removed.
 
 Whatever changes is reported through ``Reporter.report(task)``; the control plane stores it (FARGATE),
 an agent sends it as SubmitTaskStateChange (EC2).
@@ -34,7 +39,7 @@ from orchestrator.clock import Clock
 from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
 from orchestrator.model.task import (Attachment, ContainerStatus, NetworkBinding, StopCode, TaskRecord,
                                      TaskStatus, task_health)
-from orchestrator.runtime.driver import ContainerDriver, ContainerState, RuntimeEvent
+from orchestrator.runtime.driver import ContainerDriver, ContainerState, RuntimeEvent, VolumeSummary
 
 log = logging.getLogger("minecs.runner")
 
@@ -84,6 +89,7 @@ class TaskRunner:
         self._networks: set[str] = set()
         self._events: Any = None
         self._label_filter = {naming.LABEL_INSTANCE: placement.instance_label}
+        self._volume_filter = {**self._label_filter, naming.LABEL_ROLE: C.ROLE_VOLUME}
         self.pool = pool
         self._pause_owner: dict[str, str] = {}  # pause container ID → task ID (pool pauses have no task label)
 
@@ -128,8 +134,9 @@ class TaskRunner:
 
     def adopt(self, tasks: list[tuple[TaskRecord, Any]]) -> None:
         """After a restart: take over ``tasks`` (not yet STOPPED per the store), match them with the
-        containers Docker still has, and remove labelled containers that belong to no known task."""
+        containers Docker still has, and remove labelled containers and volumes that belong to no known task."""
         states = self.driver.list(self._label_filter, all=True)
+        volumes = self.driver.list_volumes(self._volume_filter)
         by_task: dict[str, list[ContainerState]] = {}
         for s in states:
             by_task.setdefault(s.labels.get(naming.LABEL_TASK_ID, ""), []).append(s)
@@ -170,6 +177,7 @@ class TaskRunner:
                         continue
                     log.info("removing orphan container %s (%s)", s.name, s.id[:12])
                     self.driver.remove(s.id, force=True)
+        self._remove_orphan_volumes(volumes, known)
         if self.pool is not None:
             self.pool.prune(referenced, states)
 
@@ -322,6 +330,8 @@ class TaskRunner:
     def _resync(self) -> None:
         """Compare with Docker: wake tasks whose containers changed behind our back; drop orphans."""
         states = self.driver.summaries(self._label_filter, all=True)
+        # listed before the tasks are: a volume seen here was created by a task already held (or gone)
+        volumes = self.driver.list_volumes(self._volume_filter)
         seen: dict[str, list[Any]] = {}
         for s in states:
             seen.setdefault(s.labels.get(naming.LABEL_TASK_ID, ""), []).append(s)
@@ -349,6 +359,15 @@ class TaskRunner:
                     log.info("removing orphan container %s", s.name)
                     with contextlib.suppress(RuntimeDriverError):
                         self.driver.remove(s.id, force=True)
+        self._remove_orphan_volumes(volumes, set(managed))
+
+    def _remove_orphan_volumes(self, volumes: list[VolumeSummary], known: set[str]) -> None:
+        """Remove the task-scoped volumes of tasks not in ``known`` (a volume still in use stays)."""
+        for v in volumes:
+            if v.labels.get(naming.LABEL_TASK_ID) not in known:
+                log.info("removing orphan volume %s", v.name)
+                with contextlib.suppress(RuntimeDriverError):
+                    self.driver.remove_volume(v.name)
 
     # -- one step of one task ---------------------------------------------------------------------
 
@@ -510,6 +529,10 @@ class TaskRunner:
             m.obs[name].error = _reason("CannotPullContainerError", e)
             return
         t.pull_stopped_at = self.clock.now()
+        problem = self._volume_problem(m.td, c)
+        if problem is not None:
+            m.obs[name].error = problem
+            return
         pause_id = m.pause.runtime_id if m.pause else None
         network = None if m.plan.awsvpc else "bridge"
         try:
@@ -518,6 +541,25 @@ class TaskRunner:
             m.obs[name] = Observed(phase=Phase.CREATED, runtime_id=cid)
         except RuntimeDriverError as e:
             m.obs[name].error = _reason("CannotCreateContainerError", e)
+
+    def _volume_problem(self, td: Any, c: Any) -> str | None:
+        """Why container ``c`` cannot have its volumes here (a ``CannotCreateContainerError`` reason): the
+        definition needs AWS storage (RunTask refuses it; a service's task gets here), or a shared volume
+        without ``autoprovision`` does not exist. None when its volumes can be had."""
+        prefix = "CannotCreateContainerError"
+        unavailable = td.unavailable_volumes_reason()
+        if unavailable is not None:
+            return f"{prefix}: {unavailable}"
+        for volume in C.shared_volumes_required(td, c):
+            try:
+                exists = self.driver.volume_exists(volume)
+            except RuntimeDriverError as e:
+                return _reason(prefix, e)
+            if not exists:
+                return (f"{prefix}: volume '{volume}' does not exist and its dockerVolumeConfiguration "
+                        "(scope shared) does not set autoprovision; create it first (docker volume create "
+                        f"{volume}) or set autoprovision: true")
+        return None
 
     def _bindings(self, m: _Managed, name: str, s: ContainerState | None) -> None:
         """Record the container's network bindings (awsvpc: the pause container publishes them)."""
@@ -584,13 +626,17 @@ class TaskRunner:
             self.reporter.report(copy.deepcopy(t))
 
     def _cleanup(self, m: _Managed) -> None:
-        """Remove a stopped task's containers (its record stays describable in the store)."""
+        """Remove a stopped task's containers, then its task-scoped volumes (its record stays describable in
+        the store). A volume that could not be removed is an orphan for the next resync."""
         ids = [o.runtime_id for o in m.obs.values() if o.runtime_id]
         if m.pause and m.pause.runtime_id:
             ids.append(m.pause.runtime_id)
         for cid in ids:
             with contextlib.suppress(RuntimeDriverError):
                 self.driver.remove(cid, force=True)
+        for volume in C.task_volume_names(m.td, m.task):
+            with contextlib.suppress(RuntimeDriverError):
+                self.driver.remove_volume(volume)
         with self._lock:
             self._tasks.pop(m.task.task_id, None)
             if m.pause and m.pause.runtime_id:

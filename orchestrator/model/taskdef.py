@@ -7,7 +7,8 @@ Owns two conversions of an already *valid* ``RegisterTaskDefinition`` document:
   (``taskDefinitionArn``, ``revision``, ``status``, ``registeredAt``, ``registeredBy``) and without ``tags``,
   which the caller stores and adds itself;
 * ``TaskDefinition.from_ecs`` — frozen, snake_case dataclasses built from a registered document. camelCase
-  exists only inside the ``from_ecs`` constructors.
+  exists only inside the ``from_ecs`` constructors. ``Volume.kind`` says what provides a volume; only
+  ``LOCAL_VOLUME_KINDS`` can be had without AWS storage (``TaskDefinition.unavailable_volumes_reason``).
 
 Validation lives in ``validation``; nothing here checks a document or reports errors.
 """
@@ -232,6 +233,14 @@ class RestartPolicy:
     restart_attempt_period: int = 300
 
 
+#: Volume kinds a local Docker daemon can provide. The others need AWS storage: ``efs``, ``fsx`` (FSx for
+#: Windows File Server), ``s3files`` and ``launch`` (``configuredAtLaunch``: an EBS volume given to RunTask).
+LOCAL_VOLUME_KINDS = frozenset({"host", "task", "docker"})
+
+_AWS_VOLUME_FIELDS = {"efs": "efsVolumeConfiguration", "fsx": "fsxWindowsFileServerVolumeConfiguration",
+                      "s3files": "s3filesVolumeConfiguration", "launch": "configuredAtLaunch"}
+
+
 @dataclass(frozen=True)
 class Volume:
     name: str
@@ -239,13 +248,34 @@ class Volume:
     docker_volume_configuration: dict | None = None
     efs_volume_configuration: dict | None = None
     configured_at_launch: bool = False
+    fsx_windows_file_server_volume_configuration: dict | None = None
+    s3files_volume_configuration: dict | None = None
 
     @classmethod
     def from_ecs(cls, v: dict) -> Volume:
         return cls(name=v["name"], host_source_path=(v.get("host") or {}).get("sourcePath"),
                    docker_volume_configuration=v.get("dockerVolumeConfiguration"),
                    efs_volume_configuration=v.get("efsVolumeConfiguration"),
-                   configured_at_launch=bool(v.get("configuredAtLaunch", False)))
+                   configured_at_launch=bool(v.get("configuredAtLaunch", False)),
+                   fsx_windows_file_server_volume_configuration=v.get("fsxWindowsFileServerVolumeConfiguration"),
+                   s3files_volume_configuration=v.get("s3filesVolumeConfiguration"))
+
+    @property
+    def kind(self) -> str:
+        """What provides the volume: ``host`` (``host.sourcePath``), ``docker`` (``dockerVolumeConfiguration``),
+        ``task`` (empty ``host`` or no configuration: Docker-managed, as long as the task), or one of the
+        AWS kinds ``efs``, ``fsx``, ``s3files``, ``launch``."""
+        if self.configured_at_launch:
+            return "launch"
+        if self.efs_volume_configuration is not None:
+            return "efs"
+        if self.fsx_windows_file_server_volume_configuration is not None:
+            return "fsx"
+        if self.s3files_volume_configuration is not None:
+            return "s3files"
+        if self.docker_volume_configuration is not None:
+            return "docker"
+        return "host" if self.host_source_path else "task"
 
 
 @dataclass(frozen=True)
@@ -388,6 +418,24 @@ class TaskDefinition:
     @property
     def essential_containers(self) -> tuple[ContainerDefinition, ...]:
         return tuple(c for c in self.containers if c.essential)
+
+    def volume(self, name: str) -> Volume:
+        """The volume called ``name`` (KeyError when there is none)."""
+        for volume in self.volumes:
+            if volume.name == name:
+                return volume
+        raise KeyError(name)
+
+    def unavailable_volumes_reason(self) -> str | None:
+        """Why minecs cannot run this definition: it declares volumes that only AWS storage provides
+        (whether or not a container mounts them). None when every volume is local."""
+        aws = [v for v in self.volumes if v.kind not in LOCAL_VOLUME_KINDS]
+        if not aws:
+            return None
+        names = ", ".join(f"'{v.name}' ({_AWS_VOLUME_FIELDS[v.kind]})" for v in aws)
+        what = f"volume {names}: it needs" if len(aws) == 1 else f"volumes {names}: they need"
+        return (f"minecs cannot provide {what} AWS storage, which minecs does not have. Use a Docker volume "
+                "(no configuration, or dockerVolumeConfiguration) or host.sourcePath instead.")
 
 
 def _default(obj: dict, key: str, default: int) -> int:

@@ -113,6 +113,9 @@ def prepare_run(store: Store, req: RunRequest) -> tuple[str, TaskDefinition, str
     if req.group is not None and len(req.group) > 255:
         raise InvalidParameterException("group must be at most 255 characters.")
     lt = resolve_launch_type(td, req.launch_type)
+    unavailable = td.unavailable_volumes_reason()
+    if unavailable is not None:
+        raise InvalidParameterException(unavailable)
     _check_network(td, req.network_configuration)
     _check_overrides(td, req.overrides or {})
     return cluster.name, td, lt

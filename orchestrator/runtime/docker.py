@@ -10,6 +10,10 @@ SDK or transport error to a minecs error so nothing Docker-specific leaks out:
 - any other ``APIError``                       -> ``RuntimeDriverError`` (retryable for 5xx)
 - connection refused / timeouts                 -> ``RuntimeDriverError(retryable=True)``
 
+A spec's ``volume_mounts`` become ``type=volume`` mounts whose volume options (driver, options, labels)
+Docker applies when the create request itself creates the volume; ``binds`` stay legacy ``Binds``, for
+which Docker creates a missing host directory.
+
 Every request has a timeout (``timeout`` seconds, ``stop`` adds its grace period); only the two
 unbounded streams (``logs(follow=True)`` and ``events``) use a separate client without a read timeout.
 """
@@ -27,7 +31,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import IPAMConfig, IPAMPool, LogConfig, Ulimit
+from docker.types import DriverConfig, IPAMConfig, IPAMPool, LogConfig, Mount, Ulimit
 
 from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
 from orchestrator.runtime.driver import (
@@ -38,6 +42,8 @@ from orchestrator.runtime.driver import (
     HealthSpec,
     PortBinding,
     RuntimeEvent,
+    VolumeMount,
+    VolumeSummary,
 )
 
 #: The API version we speak. Pinned (not "auto") so building a driver never talks to the daemon, and
@@ -207,6 +213,13 @@ def _healthcheck(health: HealthSpec) -> dict[str, Any]:
     }
 
 
+def _mount(volume: VolumeMount) -> Mount:
+    """A ``type=volume`` mount; its driver and labels apply when Docker creates the volume for it."""
+    return Mount(target=volume.target, source=volume.source, type="volume", read_only=volume.read_only,
+                 labels=dict(volume.labels) or None,
+                 driver_config=DriverConfig(volume.driver, dict(volume.driver_opts) or None))
+
+
 class DockerEventStream:
     """``RuntimeEvent``s from a Docker ``/events`` stream; ``close()`` wakes a blocked reader."""
 
@@ -353,6 +366,7 @@ class DockerDriver:
         return dict(
             self._api.create_host_config(
                 binds=list(spec.binds) or None,
+                mounts=[_mount(v) for v in spec.volume_mounts] or None,
                 port_bindings=bindings or None,
                 links=list(spec.links) or None,
                 privileged=spec.privileged,
@@ -507,3 +521,29 @@ class DockerDriver:
         with _mapped():
             nets = self._api.networks(filters={"label": _label_filter(labels)})
         return [(str(n["Id"]), str(n["Name"])) for n in nets]
+
+    # -- volumes -----------------------------------------------------------------------------------
+
+    def volume_exists(self, name: str) -> bool:
+        try:
+            self._api.inspect_volume(name)
+        except docker.errors.NotFound:
+            return False
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise translate_error(err) from err
+        return True
+
+    def list_volumes(self, labels: Mapping[str, str | None]) -> builtins.list[VolumeSummary]:
+        with _mapped():
+            found = self._api.volumes(filters={"label": _label_filter(labels)}) if labels else self._api.volumes()
+        return [VolumeSummary(name=str(v["Name"]), driver=str(v.get("Driver") or ""),
+                              labels=dict(v.get("Labels") or {}))
+                for v in (found or {}).get("Volumes") or ()]
+
+    def remove_volume(self, name: str) -> None:
+        try:
+            self._api.remove_volume(name)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise translate_error(err) from err

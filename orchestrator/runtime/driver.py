@@ -2,15 +2,19 @@
 
 This module owns the contract between minecs and a container engine: what a container is asked to be
 (``ContainerSpec``), what it is observed to be (``ContainerState``) and what happens to it
-(``RuntimeEvent``). It is pure data and typing: it must not import ``docker`` or do any I/O.
+(``RuntimeEvent``), and the volumes a container mounts (``VolumeMount``, ``VolumeSummary``). It is pure
+data and typing: it must not import ``docker`` or do any I/O.
 
 Conventions shared by every implementation (``DockerDriver``, ``FakeDriver``):
 
 - Containers are addressed by id or name (``ref``); an unknown ref raises ``ContainerNotFoundError``
   except in ``remove`` and ``kill``-on-a-stopped-container, which are no-ops.
+- Volumes are named engine volumes (the name is their id). A container's ``volume_mounts`` create a
+  missing volume when the container is created; removing a container never removes its named volumes
+  (``remove_volume`` does, once no container, running or not, uses the volume any more).
 - Times are epoch seconds as ``float``; a time that has not happened yet is ``None``.
-- Label filters (``list``, ``events``, ``list_networks``) are ANDed equality tests; a value of ``""`` or
-  ``None`` means "the label is present, whatever its value".
+- Label filters (``list``, ``events``, ``list_networks``, ``list_volumes``) are ANDed equality tests; a
+  value of ``""`` or ``None`` means "the label is present, whatever its value".
 - Every method has a bounded wait, except iterating ``logs(follow=True)`` and ``events`` (which end when
   the container stops or the stream is closed).
 - Failures are ``RuntimeDriverError`` (``retryable`` when trying again may help), or its subclasses
@@ -56,13 +60,40 @@ class HealthSpec:
 
 
 @dataclass(frozen=True)
+class VolumeMount:
+    """Mount the named engine volume ``source`` at ``target`` (read-only when ``read_only``).
+
+    When no volume of that name exists, creating the container creates it with ``driver``,
+    ``driver_opts`` and ``labels``; an existing volume is mounted as it is, whatever those say.
+    """
+
+    source: str
+    target: str
+    read_only: bool = False
+    driver: str = "local"
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeSummary:
+    """A named engine volume as a listing shows it."""
+
+    name: str
+    driver: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to create one container.
 
     ``network`` is a network name, ``"bridge"``, ``"host"``, ``"none"`` or ``"container:<id>"`` (join that
     container's network namespace; then ``ports`` and ``hostname`` must be empty). ``ulimits`` are
     ``(name, soft, hard)``; ``links`` are ``(container, alias)``; ``extra_hosts`` maps host name to IP;
-    ``tmpfs`` maps a mount path to its options. When ``memory_bytes`` is set, swap is limited to the same
+    ``tmpfs`` maps a mount path to its options. ``binds`` are ``"host-path:container-path:ro|rw"`` (a
+    missing host directory is created); ``volume_mounts`` mount named volumes; ``volumes_from`` are
+    ``"container:ro|rw"`` (every mount of that container, which must exist when this one is created). When ``memory_bytes`` is set, swap is limited to the same
     amount so exceeding it is an OOM kill, not swapping.
     """
 
@@ -92,6 +123,7 @@ class ContainerSpec:
     readonly_rootfs: bool = False
     privileged: bool = False
     binds: tuple[str, ...] = ()
+    volume_mounts: tuple[VolumeMount, ...] = ()
     volumes_from: tuple[str, ...] = ()
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     cap_add: tuple[str, ...] = ()
@@ -207,11 +239,12 @@ class ContainerDriver(Protocol):
         """
 
     def create(self, spec: ContainerSpec) -> str:
-        """Create (not start) a container and return its id.
+        """Create (not start) a container and return its id; missing ``volume_mounts`` volumes are created.
 
         Raises:
             ImageNotFoundError: the image is not local (call ``ensure_image`` first).
-            RuntimeDriverError: name conflict or invalid spec (``CannotCreateContainerError: ...``).
+            RuntimeDriverError: name conflict, a ``volumes_from`` container that does not exist, or an
+                invalid spec (``CannotCreateContainerError: ...``).
         """
 
     def start(self, ref: str) -> None:
@@ -262,3 +295,16 @@ class ContainerDriver(Protocol):
 
     def exec_run(self, ref: str, cmd: builtins.list[str]) -> tuple[int, bytes]:
         """Run ``cmd`` inside a running container; return its exit code and combined output."""
+
+    def volume_exists(self, name: str) -> bool:
+        """Whether a named volume ``name`` exists."""
+
+    def list_volumes(self, labels: Mapping[str, str | None]) -> builtins.list[VolumeSummary]:
+        """The named volumes carrying all ``labels``."""
+
+    def remove_volume(self, name: str) -> None:
+        """Remove a named volume; a missing volume is not an error.
+
+        Raises:
+            RuntimeDriverError: a container (running or not) still uses the volume.
+        """

@@ -1,12 +1,15 @@
 """``FakeDriver``: an in-memory ``ContainerDriver`` that behaves like Docker, for tests.
 
-It owns a small model of a Docker daemon (images, containers, networks, an event log) and nothing else:
-no processes run, so a container runs until a test says how it ends (``exit``), what its health is
-(``set_health``), what it printed (``write_log``) and what ``exec_run`` answers (``set_exec_handler``).
-Everything else follows Docker as the contract suite pins it down: statuses and exit codes (stop -> 143,
-kill -> 128+signal), the event sequence (``kill``/``die``/``stop``/``destroy``), name conflicts, label
-filters, dynamic host ports assigned at start and released at exit, ``container:<id>`` networking, and
-ECS-style error messages. Scripting: ``fail_next(method, error)`` makes the next call raise.
+It owns a small model of a Docker daemon (images, containers, networks, named volumes, an event log) and
+nothing else: no processes run, so a container runs until a test says how it ends (``exit``), what its
+health is (``set_health``), what it printed (``write_log``) and what ``exec_run`` answers
+(``set_exec_handler``). Everything else follows Docker as the contract suite pins it down: statuses and
+exit codes (stop -> 143, kill -> 128+signal), the event sequence (``kill``/``die``/``stop``/``destroy``),
+name conflicts, label filters, dynamic host ports assigned at start and released at exit,
+``container:<id>`` networking, named volumes (created by the ``volume_mounts`` of the first container
+using them, shared through ``volumes_from``, removable only once no container uses them; no data is
+kept) and ECS-style error messages. Scripting: ``fail_next(method, error)`` makes the next call raise;
+``add_volume`` stands in for ``docker volume create``.
 
 It is thread-safe (one lock) and records every call in ``calls`` as ``(method, *args)``. Time comes from
 the ``clock`` callable (default ``time.time``), so a fake clock makes event times deterministic.
@@ -28,7 +31,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
-from orchestrator.runtime.driver import ContainerSpec, ContainerState, ContainerSummary, PortBinding, RuntimeEvent
+from orchestrator.runtime.driver import (ContainerSpec, ContainerState, ContainerSummary, PortBinding, RuntimeEvent,
+                                         VolumeSummary)
 
 _NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _FIRST_DYNAMIC_PORT = 32768  # where Docker's ephemeral range starts
@@ -72,6 +76,13 @@ class _Network:
 
 
 @dataclass
+class _Volume:
+    name: str
+    driver: str
+    labels: dict[str, str]
+
+
+@dataclass
 class _Container:
     id: str
     name: str
@@ -87,6 +98,7 @@ class _Container:
     ip_addresses: dict[str, str] = field(default_factory=dict)
     ports: tuple[PortBinding, ...] = ()
     log: list[tuple[float, bytes]] = field(default_factory=list)
+    volumes: frozenset[str] = frozenset()  # named volumes it uses (its own mounts and volumes_from's)
 
     @property
     def running(self) -> bool:
@@ -140,6 +152,7 @@ class FakeDriver:
         self._exec_handler: ExecHandler = lambda _id, _cmd: (0, b"")
         self._next_port = _FIRST_DYNAMIC_PORT
         self._networks: dict[str, _Network] = {}
+        self._volumes: dict[str, _Volume] = {}
         for name, prefix in (("bridge", "172.17.0."), ("host", ""), ("none", "")):
             self._networks[name] = _Network(uuid.uuid4().hex + uuid.uuid4().hex, name, {}, prefix)
         self._next_subnet = 18
@@ -154,6 +167,11 @@ class FakeDriver:
     def add_image(self, image: str) -> None:
         with self._lock:
             self._missing_images.discard(_normalize_image(image))
+
+    def add_volume(self, name: str, labels: Mapping[str, str] | None = None, driver: str = "local") -> None:
+        """Make a named volume exist, as ``docker volume create`` would (an existing one is kept)."""
+        with self._lock:
+            self._volumes.setdefault(name, _Volume(name, driver, dict(labels or {})))
 
     def fail_next(self, method: str, error: Exception) -> None:
         """The next call of ``method`` raises ``error`` (queued: call twice to fail twice)."""
@@ -242,6 +260,32 @@ class FakeDriver:
         if c.spec.health is not None:
             c.health = "unhealthy"  # Docker marks a stopped container unhealthy (without an event)
         self._emit("die", c, exit_code=code)
+
+    def _volumes_for(self, spec: ContainerSpec) -> frozenset[str]:
+        """The named volumes a new container uses; raises as Docker's create does for a bad reference."""
+        prefix = "CannotCreateContainerError: "
+        used: set[str] = set()
+        for entry in spec.volumes_from:
+            ref, _, mode = entry.rpartition(":")
+            if mode not in ("ro", "rw"):
+                ref = entry
+            source = self._find(ref)
+            if source is None:
+                raise RuntimeDriverError(f"{prefix}No such container: {ref}")
+            used |= source.volumes
+        for mount in spec.volume_mounts:
+            if not _NAME.match(mount.source):
+                raise RuntimeDriverError(
+                    f'{prefix}create {mount.source}: "{mount.source}" includes invalid characters for a local volume '
+                    'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed'
+                )
+            used.add(mount.source)
+        return frozenset(used)
+
+    def _create_volumes(self, spec: ContainerSpec) -> None:
+        for mount in spec.volume_mounts:
+            if mount.source not in self._volumes:
+                self._volumes[mount.source] = _Volume(mount.source, mount.driver, dict(mount.labels))
 
     def _network_of(self, spec: ContainerSpec) -> _Network | None:
         return self._networks.get(spec.network) or next(
@@ -363,7 +407,9 @@ class FakeDriver:
                     f'"{self._get(name).id}". You have to remove (or rename) that container to be able to '
                     "reuse that name."
                 )
-            self._containers[cid] = _Container(cid, name, spec, self.clock())
+            volumes = self._volumes_for(spec)
+            self._create_volumes(spec)
+            self._containers[cid] = _Container(cid, name, spec, self.clock(), volumes=volumes)
             self._emit("create", self._containers[cid])
             return cid
 
@@ -538,3 +584,26 @@ class FakeDriver:
         self._record("list_networks", dict(labels))
         with self._lock:
             return [(n.id, n.name) for n in self._networks.values() if _matches(n.labels, labels)]
+
+    # -- ContainerDriver: volumes ------------------------------------------------------------------
+
+    def volume_exists(self, name: str) -> bool:
+        self._record("volume_exists", name)
+        with self._lock:
+            return name in self._volumes
+
+    def list_volumes(self, labels: Mapping[str, str | None]) -> builtins.list[VolumeSummary]:
+        self._record("list_volumes", dict(labels))
+        with self._lock:
+            return [VolumeSummary(v.name, v.driver, dict(v.labels)) for v in self._volumes.values()
+                    if _matches(v.labels, labels)]
+
+    def remove_volume(self, name: str) -> None:
+        self._record("remove_volume", name)
+        with self._lock:
+            if name not in self._volumes:
+                return
+            users = [c.id for c in self._containers.values() if name in c.volumes]
+            if users:
+                raise RuntimeDriverError(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            del self._volumes[name]

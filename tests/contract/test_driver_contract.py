@@ -5,8 +5,8 @@ Each test states what a driver must do. On Docker the container's command produc
 (``driver.exit(id, 3)``). Anything Docker does that the fake gets wrong shows up here as a failure of the
 ``fake`` parameter -- that is the point of the suite.
 
-Real containers and networks carry ``minecs.test-run=<uuid>`` and are removed after every test (and at
-the end of the session) by that label. The ``docker`` parameter fails when no daemon answers, unless
+Real containers, networks and volumes carry ``minecs.test-run=<uuid>`` and are removed after every test
+(and at the end of the session) by that label. The ``docker`` parameter fails when no daemon answers, unless
 ``MINECS_SKIP_DOCKER=1``.
 """
 
@@ -37,6 +37,7 @@ from orchestrator.runtime.driver import (
     HealthSpec,
     PortPublish,
     RuntimeEvent,
+    VolumeMount,
 )
 from orchestrator.runtime.fake import FakeDriver
 from tests.helpers import wait_for
@@ -73,6 +74,8 @@ def _cleanup(driver: ContainerDriver) -> None:
         driver.remove(state.id, force=True)
     for net_id, _name in driver.list_networks({RUN_LABEL: RUN_ID}):
         driver.remove_network(net_id)
+    for volume in driver.list_volumes({RUN_LABEL: RUN_ID}):
+        driver.remove_volume(volume.name)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +134,10 @@ class Scenario:
         cid = self.driver.create(self.spec(command, **overrides))
         self.driver.start(cid)
         return cid
+
+    def volume(self, **labels: str) -> tuple[str, dict[str, str]]:
+        """A fresh volume name and its labels (the run label plus ``labels``)."""
+        return f"minecs-test-{RUN_ID[:8]}-vol-{next(self.names)}", {RUN_LABEL: RUN_ID, **labels}
 
     def wait_exited(self, cid: str, timeout: float = 10.0) -> ContainerState:
         return wait_for(lambda: (s := self.driver.inspect(cid)).status == "exited" and s, timeout, message="exit")
@@ -588,3 +595,77 @@ def test_summaries_match_list(sc: Scenario) -> None:
     brief = sorted((s.id, s.name, dict(s.labels), s.running) for s in d.summaries(wanted))
     assert full == brief and {row[0] for row in brief} == {running, created}
     assert [s.id for s in d.summaries(wanted, all=False)] == [running]
+
+
+# -- volumes -------------------------------------------------------------------------------------------
+
+
+def test_a_volume_mount_creates_a_labelled_volume_the_next_containers_share(sc: Scenario) -> None:
+    d = sc.driver
+    name, labels = sc.volume(case=uuid.uuid4().hex[:8])
+    assert not d.volume_exists(name)
+    writer = sc.run("echo shared-data > /data/f && exec sleep 300",
+                    volume_mounts=(VolumeMount(name, "/data", labels=labels),))
+    assert d.volume_exists(name)
+    (volume,) = d.list_volumes(labels)
+    assert (volume.name, volume.driver, dict(volume.labels)) == (name, "local", labels)
+    # a second mount of an existing volume uses it as it is: its labels are not applied
+    reader = sc.run(volume_mounts=(VolumeMount(name, "/in", read_only=True, labels={**labels, "late": "1"}),))
+    assert [dict(v.labels) for v in d.list_volumes(labels)] == [labels]
+    assert d.list_volumes({**labels, "late": "1"}) == []
+    if sc.is_fake:
+        return  # no processes, no data: what follows is Docker's behaviour, pinned for the fake's model
+    for cid, path in ((writer, "/data/f"), (reader, "/in/f")):
+        code, out = wait_for(lambda: (r := d.exec_run(cid, ["cat", path]))[0] == 0 and r, 10, message=path)
+        assert out == b"shared-data\n"
+    assert d.exec_run(reader, ["touch", "/in/read-only"])[0] != 0
+
+
+def test_volume_driver_options_apply_when_the_volume_is_created(sc: Scenario) -> None:
+    d = sc.driver
+    name, labels = sc.volume()
+    opts = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+    cid = sc.run(volume_mounts=(VolumeMount(name, "/mem", driver="local", driver_opts=opts, labels=labels),))
+    assert [v.driver for v in d.list_volumes(labels)] == ["local"]
+    sc.on_fake(lambda fake: fake.set_exec_handler(lambda _id, _cmd: (0, b"tmpfs\n")))
+    code, out = d.exec_run(cid, ["sh", "-c", "grep ' /mem ' /proc/mounts | cut -d' ' -f3"])
+    assert (code, out) == (0, b"tmpfs\n")
+
+
+def test_named_volumes_outlive_their_containers_until_removed(sc: Scenario) -> None:
+    d = sc.driver
+    name, labels = sc.volume()
+    cid = d.create(sc.spec(volume_mounts=(VolumeMount(name, "/data", labels=labels),)))
+    with pytest.raises(RuntimeDriverError) as in_use:  # even by a container that never ran
+        d.remove_volume(name)
+    assert "in use" in in_use.value.message and not in_use.value.retryable
+    d.remove(cid)
+    assert d.volume_exists(name)  # removing a container keeps its named volumes
+    d.remove_volume(name)
+    assert not d.volume_exists(name) and d.list_volumes(labels) == []
+    d.remove_volume(name)  # a missing volume is not an error
+
+
+def test_volumes_from_mounts_the_source_volumes_which_must_exist(sc: Scenario) -> None:
+    d = sc.driver
+    name, labels = sc.volume()
+    with pytest.raises(RuntimeDriverError) as missing:
+        d.create(sc.spec(volumes_from=(f"minecs-test-{RUN_ID[:8]}-no-such-container:ro",)))
+    assert not isinstance(missing.value, ContainerNotFoundError)
+    assert missing.value.message.startswith("CannotCreateContainerError:")
+    assert "No such container" in missing.value.message
+    source = sc.spec("echo from-source > /data/f && exec sleep 300",
+                     volume_mounts=(VolumeMount(name, "/data", labels=labels),))
+    d.create(source)
+    d.start(source.name)
+    follower = sc.run(volumes_from=(f"{source.name}:ro",))
+    d.remove(source.name, force=True)
+    with pytest.raises(RuntimeDriverError):  # the follower mounts it too
+        d.remove_volume(name)
+    if not sc.is_fake:
+        code, out = wait_for(lambda: (r := d.exec_run(follower, ["cat", "/data/f"]))[0] == 0 and r, 10)
+        assert out == b"from-source\n"
+        assert d.exec_run(follower, ["touch", "/data/read-only"])[0] != 0
+    d.remove(follower, force=True)
+    d.remove_volume(name)
+    assert not d.volume_exists(name)

@@ -306,3 +306,147 @@ def test_plan_of_links_imply_start_ordering():
 def test_plan_of_volumes_from_implies_start_ordering():
     td = fargate(ctr("web", volumesFrom=[{"sourceContainer": "data"}]), ctr("data", "busybox", essential=False))
     assert Dep("data", "START") in C.plan_of(td).deps["web"]
+
+
+# -- volumes --------------------------------------------------------------------------------------
+
+
+def _vm(s, target: str):
+    """The VolumeMount of spec ``s`` at ``target``."""
+    return next(v for v in s.volume_mounts if v.target == target)
+
+
+def test_host_source_path_is_a_bind_mount_read_only_when_asked():
+    td = taskdef(ctr(memory=128, mountPoints=[{"sourceVolume": "logs", "containerPath": "/var/log/app"},
+                                              {"sourceVolume": "conf", "containerPath": "/etc/app", "readOnly": True}]),
+                 volumes=[{"name": "logs", "host": {"sourcePath": "/srv/logs"}},
+                          {"name": "conf", "host": {"sourcePath": "/srv/conf"}}])
+    s = spec(td)
+    assert s.binds == ("/srv/logs:/var/log/app", "/srv/conf:/etc/app:ro")
+    assert s.volume_mounts == ()
+    assert C.task_volume_names(td, task(td)) == ()  # a host path is the host's: never removed
+
+
+def test_empty_host_volume_is_one_task_volume_shared_by_the_task_containers():
+    td = fargate(ctr("writer", mountPoints=[{"sourceVolume": "scratch", "containerPath": "/out"}]),
+                 ctr("reader", "busybox", essential=False,
+                     mountPoints=[{"sourceVolume": "scratch", "containerPath": "/in", "readOnly": True}]),
+                 family="share", volumes=[{"name": "scratch"}])
+    t = task(td)
+    writer, reader = (C.container_spec(td, t, c, PLACEMENT, pause_id="p", network=None) for c in td.containers)
+    w, r = _vm(writer, "/out"), _vm(reader, "/in")
+    name = f"ecs-share-1-scratch-{t.task_id[:20]}"
+    assert (w.source, w.read_only, r.source, r.read_only) == (name, False, name, True)
+    assert w.driver == "local" and dict(w.driver_opts) == {}
+    assert dict(w.labels) == dict(r.labels) == {
+        naming.LABEL_CLUSTER: "prod",
+        naming.LABEL_TASK_ARN: naming.task_arn(REGION, "prod", t.task_id),
+        naming.LABEL_FAMILY: "share",
+        naming.LABEL_REVISION: "1",
+        naming.LABEL_MANAGED: "1",
+        naming.LABEL_INSTANCE: "inst-1",
+        naming.LABEL_TASK_ID: t.task_id,
+        naming.LABEL_ROLE: "volume",
+    }
+    assert writer.binds == () and writer.volumes_from == ()
+    assert C.task_volume_names(td, t) == (name,)
+
+
+def test_task_volumes_are_distinct_per_task_and_volume():
+    td = fargate(ctr(mountPoints=[{"sourceVolume": "a", "containerPath": "/a"},
+                                  {"sourceVolume": "b", "containerPath": "/b"}]),
+                 volumes=[{"name": "a", "host": {}}, {"name": "b"}, {"name": "unused"}])
+    t1, t2 = task(td), task(td)
+    names = C.task_volume_names(td, t1) + C.task_volume_names(td, t2)
+    assert len(set(names)) == 4  # "unused" is mounted by no container: never created
+
+
+def test_long_names_give_bounded_distinct_volume_names():
+    t = task(fargate(ctr(), family="f" * 255))
+    a, b = C.task_volume_name(t, "v" * 250 + "1"), C.task_volume_name(t, "v" * 250 + "2")
+    assert a != b and max(len(a), len(b)) <= 255  # a local volume is a directory named so
+    assert a.startswith("ecs-fff") and a.endswith(t.task_id[:20])
+
+
+def test_docker_volume_with_task_scope():
+    td = taskdef(ctr(memory=128, mountPoints=[{"sourceVolume": "cache", "containerPath": "/cache"}]),
+                 volumes=[{"name": "cache", "dockerVolumeConfiguration": {
+                     "scope": "task", "driver": "local", "driverOpts": {"type": "tmpfs", "device": "tmpfs"},
+                     "labels": {"team": "web", naming.LABEL_TASK_ID: "spoofed"}}}])
+    t = task(td)
+    v = _vm(C.container_spec(td, t, td.containers[0], PLACEMENT, pause_id=None, network=None), "/cache")
+    assert v.source == C.task_volume_name(t, "cache") and v.read_only is False
+    assert v.driver == "local" and dict(v.driver_opts) == {"type": "tmpfs", "device": "tmpfs"}
+    assert v.labels["team"] == "web"  # the user's labels, and ours win
+    assert v.labels[naming.LABEL_TASK_ID] == t.task_id and v.labels[naming.LABEL_ROLE] == "volume"
+    assert C.task_volume_names(td, t) == (v.source,)
+    assert C.shared_volumes_required(td, td.containers[0]) == ()
+
+
+def test_docker_volume_default_scope_is_task():
+    td = taskdef(ctr(memory=128, mountPoints=[{"sourceVolume": "cache", "containerPath": "/cache"}]),
+                 volumes=[{"name": "cache", "dockerVolumeConfiguration": {"driver": "local"}}])
+    t = task(td)
+    s = C.container_spec(td, t, td.containers[0], PLACEMENT, pause_id=None, network=None)
+    assert _vm(s, "/cache").source == C.task_volume_name(t, "cache")
+
+
+@pytest.mark.parametrize("autoprovision,required", [(True, ()), (False, ("pgdata",)), (None, ("pgdata",))])
+def test_shared_docker_volume_is_named_as_in_the_definition(autoprovision, required):
+    cfg = {"scope": "shared", "driver": "local", "labels": {"app": "db"}}
+    if autoprovision is not None:
+        cfg["autoprovision"] = autoprovision
+    td = taskdef(ctr(memory=128, mountPoints=[{"sourceVolume": "pgdata", "containerPath": "/data",
+                                               "readOnly": True}]),
+                 volumes=[{"name": "pgdata", "dockerVolumeConfiguration": cfg}])
+    v = _vm(spec(td), "/data")
+    assert (v.source, v.read_only, v.driver, dict(v.labels)) == ("pgdata", True, "local", {"app": "db"})
+    assert C.task_volume_names(td, task(td)) == ()  # shared: outlives the task, never removed by minecs
+    assert C.shared_volumes_required(td, td.containers[0]) == required
+
+
+def test_volumes_from_names_the_source_docker_container():
+    td = fargate(ctr("app", volumesFrom=[{"sourceContainer": "data", "readOnly": True},
+                                          {"sourceContainer": "conf"}]),
+                 ctr("data", "busybox", essential=False), ctr("conf", "busybox", essential=False), family="vf")
+    t = task(td)
+    s = C.container_spec(td, t, td.container("app"), PLACEMENT, pause_id="p", network=None)
+    data = C.container_spec(td, t, td.container("data"), PLACEMENT, pause_id="p", network=None)
+    conf = C.container_spec(td, t, td.container("conf"), PLACEMENT, pause_id="p", network=None)
+    assert s.volumes_from == (f"{data.name}:ro", conf.name)
+    assert data.volumes_from == ()
+
+
+def test_creation_order_puts_volumes_from_and_link_sources_first():
+    td = taskdef(ctr("app", memory=128, volumesFrom=[{"sourceContainer": "data"}], links=["db"]),
+                 ctr("side", "busybox", memory=128, essential=False),
+                 ctr("data", "busybox", memory=128, essential=False, volumesFrom=[{"sourceContainer": "seed"}]),
+                 ctr("db", "postgres", memory=128, essential=False),
+                 ctr("seed", "busybox", memory=128, essential=False))
+    order = C.plan_of(td).containers
+    assert order == ("side", "db", "seed", "data", "app")  # each: the first defined whose sources exist
+    assert C.creation_order(taskdef(ctr("a", memory=128), ctr("b", memory=128))) == ("a", "b")
+
+
+@pytest.mark.parametrize("volume,field", [
+    ({"name": "shared", "efsVolumeConfiguration": {"fileSystemId": "fs-1234"}}, "efsVolumeConfiguration"),
+    ({"name": "shared", "fsxWindowsFileServerVolumeConfiguration": {
+        "fileSystemId": "fs-1", "rootDirectory": "share",
+        "authorizationConfig": {"credentialsParameter": "arn:x", "domain": "corp"}}},
+     "fsxWindowsFileServerVolumeConfiguration"),
+    ({"name": "shared", "configuredAtLaunch": True}, "configuredAtLaunch"),
+])
+def test_aws_storage_volumes_cannot_be_mapped(volume, field):
+    td = taskdef(ctr(memory=128, mountPoints=[{"sourceVolume": "shared", "containerPath": "/mnt"}]),
+                 volumes=[volume])
+    reason = td.unavailable_volumes_reason()
+    assert reason is not None and f"'shared' ({field})" in reason and "AWS storage" in reason
+    with pytest.raises(ValueError, match="AWS storage"):
+        spec(td)
+
+
+def test_local_volumes_are_available():
+    td = taskdef(ctr(memory=128), volumes=[{"name": "a"}, {"name": "b", "host": {"sourcePath": "/x"}},
+                                           {"name": "c", "dockerVolumeConfiguration": {"scope": "task"}}])
+    assert td.unavailable_volumes_reason() is None
+    assert [v.kind for v in td.volumes] == ["task", "host", "docker"]

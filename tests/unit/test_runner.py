@@ -518,3 +518,100 @@ def test_depends_on_success_init_fails(env):
     last = env.wait_status(t.task_id, TaskStatus.STOPPED)
     assert last.stop_code == StopCode.TASK_FAILED_TO_START and "DependencyError" in last.stopped_reason
     assert last.container("init").exit_code == 1
+
+
+# -- volumes ------------------------------------------------------------------------------------------
+
+SHARED_SCRATCH = (ctr("writer", mountPoints=[{"sourceVolume": "scratch", "containerPath": "/out"}]),
+                  ctr("reader", "reader:1", essential=False,
+                      mountPoints=[{"sourceVolume": "scratch", "containerPath": "/in", "readOnly": True}]))
+
+
+def _volumes_of(env, task_id: str) -> list[str]:
+    return [v.name for v in env.driver.list_volumes({naming.LABEL_TASK_ID: task_id})]
+
+
+def test_task_volume_is_shared_and_removed_with_the_containers(env):
+    runner = env.runner(cleanup_wait=0.05)
+    td = fargate(*SHARED_SCRATCH, volumes=[{"name": "scratch"}])
+    t = env.run(runner, td)
+    env.wait_status(t.task_id, TaskStatus.RUNNING)
+    (volume,) = _volumes_of(env, t.task_id)
+    mounts = [env.driver.spec_of(env.rid(t.task_id, n)).volume_mounts[0] for n in ("writer", "reader")]
+    assert [(m.source, m.read_only) for m in mounts] == [(volume, False), (volume, True)]
+    runner.stop_task(t.task_id, StopCode.USER_INITIATED, "done")
+    env.wait_status(t.task_id, TaskStatus.STOPPED)
+    assert _volumes_of(env, t.task_id) == [volume]  # kept until the clean-up, like the containers
+    wait_for(lambda: env.reporter.last(t.task_id).cleaned_up, TIMEOUT, 0.01, "cleaned_up report")
+    assert _volumes_of(env, t.task_id) == []
+
+
+def test_missing_shared_volume_without_autoprovision_fails_to_start(env):
+    runner = env.runner()
+    td = taskdef(ctr(memory=64, mountPoints=[{"sourceVolume": "pgdata", "containerPath": "/data"}]),
+                 volumes=[{"name": "pgdata", "dockerVolumeConfiguration": {"scope": "shared"}}])
+    t = env.run(runner, td)
+    last = env.wait_status(t.task_id, TaskStatus.STOPPED)
+    assert last.stop_code == StopCode.TASK_FAILED_TO_START
+    assert last.stopped_reason.startswith("CannotCreateContainerError: volume 'pgdata' does not exist")
+    assert last.container("web").reason == last.stopped_reason
+    assert env.created() == [] and not env.driver.volume_exists("pgdata")
+    env.driver.add_volume("pgdata")  # `docker volume create pgdata`: now the same definition runs
+    t2 = env.run(runner, td)
+    env.wait_status(t2.task_id, TaskStatus.RUNNING)
+    assert env.driver.spec_of(env.rid(t2.task_id, "web")).volume_mounts[0].source == "pgdata"
+
+
+def test_shared_volumes_outlive_the_task(env):
+    runner = env.runner(cleanup_wait=0.05)
+    td = taskdef(ctr(memory=64, mountPoints=[{"sourceVolume": "pgdata", "containerPath": "/data"}]),
+                 volumes=[{"name": "pgdata", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True,
+                                                                          "labels": {"app": "db"}}}])
+    t = env.run(runner, td)
+    env.wait_status(t.task_id, TaskStatus.RUNNING)
+    assert [dict(v.labels) for v in env.driver.list_volumes({"app": "db"})] == [{"app": "db"}]
+    runner.stop_task(t.task_id, StopCode.USER_INITIATED, "done")
+    wait_for(lambda: env.reporter.last(t.task_id).cleaned_up, TIMEOUT, 0.01, "cleaned_up report")
+    assert env.driver.volume_exists("pgdata")
+
+
+def test_volumes_from_a_container_defined_later(env):
+    runner = env.runner()
+    td = fargate(ctr("app", volumesFrom=[{"sourceContainer": "data", "readOnly": True}]),
+                 ctr("data", "data:1", essential=False, mountPoints=[{"sourceVolume": "d", "containerPath": "/d"}]),
+                 volumes=[{"name": "d"}])
+    t = env.run(runner, td)
+    env.wait_status(t.task_id, TaskStatus.RUNNING)
+    data, app = env.state(env.rid(t.task_id, "data")), env.state(env.rid(t.task_id, "app"))
+    assert env.driver.spec_of(app.id).volumes_from == (f"{data.name}:ro",)
+    # the source is created first: Docker resolves volumesFrom when it creates the container
+    assert [c for c in env.created() if "internalecspause" not in c] == [data.name, app.name]
+
+
+def test_aws_storage_volume_fails_to_start(env):
+    runner = env.runner()
+    td = fargate(ctr(mountPoints=[{"sourceVolume": "efs", "containerPath": "/mnt"}]),
+                 volumes=[{"name": "efs", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}])
+    t = env.run(runner, td)  # RunTask refuses it; a task that still gets here (a service's) must fail
+    last = env.wait_status(t.task_id, TaskStatus.STOPPED)
+    assert last.stop_code == StopCode.TASK_FAILED_TO_START
+    assert last.stopped_reason.startswith("CannotCreateContainerError: minecs cannot provide volume 'efs'")
+
+
+def test_orphan_volumes_are_removed_and_held_tasks_keep_theirs(env):
+    first = env.runner()
+    td = fargate(*SHARED_SCRATCH, volumes=[{"name": "scratch"}])
+    t = env.run(first, td)
+    running = env.wait_status(t.task_id, TaskStatus.RUNNING)
+    first.stop()
+    orphan = {naming.LABEL_INSTANCE: LABEL, naming.LABEL_ROLE: "volume", naming.LABEL_TASK_ID: "f" * 32}
+    env.driver.add_volume("orphan-at-adopt", orphan)
+    env.driver.add_volume("not-ours", {**orphan, naming.LABEL_INSTANCE: "another-runner"})
+    second = env.runner(start=False, resync_interval=0.05)
+    second.adopt([(running, td)])
+    assert not env.driver.volume_exists("orphan-at-adopt")
+    assert len(_volumes_of(env, t.task_id)) == 1
+    second.start()
+    env.driver.add_volume("orphan-at-resync", orphan)
+    wait_for(lambda: not env.driver.volume_exists("orphan-at-resync"), TIMEOUT, 0.01, "orphan removed by resync")
+    assert len(_volumes_of(env, t.task_id)) == 1 and env.driver.volume_exists("not-ours")

@@ -222,3 +222,40 @@ def test_dataclasses_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         td.containers[0].image = "other"  # type: ignore[misc]
     assert isinstance(td.containers[0], ContainerDefinition)
+
+
+VOLUME_KINDS = {
+    "empty-host": ({"name": "v", "host": {}}, "task"),
+    "no-configuration": ({"name": "v"}, "task"),
+    "host-path": ({"name": "v", "host": {"sourcePath": "/srv"}}, "host"),
+    "docker-task": ({"name": "v", "dockerVolumeConfiguration": {"scope": "task"}}, "docker"),
+    "docker-shared": ({"name": "v", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True}},
+                      "docker"),
+    "efs": ({"name": "v", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}, "efs"),
+    "fsx": ({"name": "v", "fsxWindowsFileServerVolumeConfiguration": {
+        "fileSystemId": "fs-1", "rootDirectory": "r", "authorizationConfig": {"credentialsParameter": "arn:x",
+                                                                              "domain": "d"}}}, "fsx"),
+    "s3files": ({"name": "v", "s3filesVolumeConfiguration": {"fileSystemArn": "arn:x"}}, "s3files"),
+    "ebs-at-launch": ({"name": "v", "configuredAtLaunch": True}, "launch"),
+}
+
+
+@pytest.mark.parametrize("volume,kind", VOLUME_KINDS.values(), ids=VOLUME_KINDS.keys())
+def test_volume_kind_and_whether_minecs_can_provide_it(volume, kind):
+    doc = ec2(volumes=[volume])
+    assert validate_task_definition(doc) == [], validate_task_definition(doc)
+    td = TaskDefinition.from_ecs(registered(doc))
+    assert td.volume("v").kind == kind
+    reason = td.unavailable_volumes_reason()
+    if kind in ("task", "host", "docker"):
+        assert reason is None
+    else:
+        assert reason is not None and reason.startswith("minecs cannot provide volume 'v' (")
+
+
+def test_unavailable_volumes_reason_names_every_aws_volume():
+    td = TaskDefinition.from_ecs(registered(ec2(volumes=[
+        {"name": "a", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}, {"name": "b"},
+        {"name": "c", "configuredAtLaunch": True}])))
+    assert td.unavailable_volumes_reason().startswith(
+        "minecs cannot provide volumes 'a' (efsVolumeConfiguration), 'c' (configuredAtLaunch): they need AWS storage")
