@@ -10,7 +10,9 @@ all: test
 setup:
 	bash scripts/setup.sh
 
+# The layering contracts (.importlinter) first: a broken layer fails in a second, before the suite runs.
 test: setup
+	.venv/bin/lint-imports --no-cache
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 demo: setup
@@ -23,10 +25,12 @@ bench: setup
 images:
 	bash scripts/build-images.sh --force
 
-# Remove containers and networks minecs created (ECS-labelled or minecs.managed=1).
+# Remove containers, networks and task-scoped volumes minecs created (ECS-labelled or minecs.managed=1).
 clean:
 	@ids="$$( { docker ps -aq --filter label=com.amazonaws.ecs.cluster; \
 	           docker ps -aq --filter label=minecs.managed=1; } | sort -u)"; \
 	if [ -n "$$ids" ]; then echo "removing containers: $$(echo $$ids)"; docker rm -f $$ids >/dev/null; fi
 	@nets="$$(docker network ls -q --filter label=minecs.managed=1)"; \
 	if [ -n "$$nets" ]; then echo "removing networks: $$(echo $$nets)"; docker network rm $$nets >/dev/null; fi
+	@vols="$$(docker volume ls -q --filter label=minecs.managed=1)"; \
+	if [ -n "$$vols" ]; then echo "removing volumes: $$(echo $$vols)"; docker volume rm $$vols >/dev/null; fi
