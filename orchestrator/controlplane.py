@@ -475,7 +475,7 @@ def stopped_task_retention() -> float:
 def fargate_runner(cp: ControlPlane) -> Any:
     """The built-in FARGATE capacity: a task runner on the local Docker daemon (None if none answers)."""
     from orchestrator.agent.containers import Placement
-    from orchestrator.agent.runner import TaskRunner
+    from orchestrator.agent.runner import TaskRunner, cleanup_wait_from_env
     from orchestrator.runtime.docker import DockerDriver
     try:
         driver = DockerDriver()
@@ -485,7 +485,7 @@ def fargate_runner(cp: ControlPlane) -> Any:
         return None
     from orchestrator.agent.containers import PAUSE_IMAGE
     from orchestrator.agent.pool import PausePool
-    cleanup = float(os.environ.get("MINECS_TASK_CLEANUP_WAIT", "600"))
+    cleanup = cleanup_wait_from_env()
     placement = Placement(instance_label=cp.instance_label)
     pool = PausePool(driver, instance_label=placement.instance_label, host_ip=placement.host_ip, image=PAUSE_IMAGE,
                      per_key=int(os.environ.get("MINECS_PAUSE_POOL", "2")),

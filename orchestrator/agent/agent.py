@@ -23,7 +23,7 @@ from typing import Any
 from orchestrator import __version__, naming
 from orchestrator.agent.containers import PAUSE_IMAGE, Placement
 from orchestrator.agent.pool import PausePool
-from orchestrator.agent.runner import TaskRunner
+from orchestrator.agent.runner import TaskRunner, cleanup_wait_from_env
 from orchestrator.api.client import ApiClient
 from orchestrator.clock import Clock
 from orchestrator.errors import ConnectionFailed, MinecsError
@@ -157,7 +157,8 @@ class Agent:
         label = f"agent-{self.instance_id[:16]}"
         placement = Placement(instance_label=label, host_ip=self.host_ip, execution_env="AWS_ECS_EC2")
         pool = PausePool(self.driver, instance_label=label, host_ip=self.host_ip, image=PAUSE_IMAGE, per_key=1)
-        self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool)
+        self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool,
+                                 cleanup_wait=cleanup_wait_from_env())
         generation, assigned = self._poll(0, 0)
         self.runner.adopt(assigned)
         self.runner.start()

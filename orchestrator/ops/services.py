@@ -54,7 +54,11 @@ def _taskdef(store: Store, ref: str) -> tuple[TaskDefinitionRecord, TaskDefiniti
         raise ClientException("TaskDefinition not found.") from None
     if rec.status != "ACTIVE":
         raise ClientException("TaskDefinition is inactive")
-    return rec, taskdefs.typed(rec)
+    td = taskdefs.typed(rec)
+    unavailable = td.unavailable_volumes_reason()
+    if unavailable is not None:  # as RunTask: its tasks could never start here
+        raise InvalidParameterException(unavailable)
+    return rec, td
 
 
 def _deployment_config(raw: dict[str, Any] | None, base: DeploymentConfig | None = None) -> DeploymentConfig:

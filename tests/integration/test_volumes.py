@@ -79,6 +79,11 @@ def test_run_task_refuses_volumes_that_need_aws_storage(home: Path, docker_drive
         assert r.code == 2 and r.stderr.startswith(
             "error: InvalidParameterException: minecs cannot provide volume 'files' (efsVolumeConfiguration)"), r
         assert run_cli(home, "list-tasks", "--output", "json").json["taskArns"] == []
+        # a service of it is refused the same way (its tasks could never start), and none is created
+        r = run_cli(home, "create-service", "--service-name", "efs", "--task-definition", "efs-vol",
+                    "--desired-count", "1", "--launch-type", "FARGATE")
+        assert r.code == 2 and "minecs cannot provide volume 'files'" in r.stderr, r
+        assert run_cli(home, "list-services", "--output", "json").json["serviceArns"] == []
     finally:
         kill_server(home)
         for s in docker_driver.list({"minecs.instance": label}):
