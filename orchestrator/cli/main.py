@@ -106,8 +106,8 @@ def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str |
 
 
 def _register_commands() -> None:
-    from orchestrator.cli.commands import apply, clusters, elb, instances, server, services, taskdefs, tasks
-    for mod in (server, clusters, taskdefs, tasks, services, instances, elb, apply):
+    from orchestrator.cli.commands import apply, clusters, elb, instances, server, services, tags, taskdefs, tasks
+    for mod in (server, clusters, taskdefs, tasks, services, instances, tags, elb, apply):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -128,9 +128,25 @@ def test_table_output_is_readable(home: Path, endpoint: str) -> None:
 
 
 @pytest.mark.parametrize("cmd", ["register-task-definition", "describe-task-definition", "list-task-definitions",
+                                 "tag-resource", "untag-resource", "list-tags-for-resource",
                                  "list-task-definition-families", "deregister-task-definition",
                                  "delete-task-definitions", "create-cluster", "describe-clusters",
                                  "list-clusters", "delete-cluster", "server"])
 def test_help_has_examples(home: Path, cmd: str) -> None:
     r = run_cli(home, cmd, "--help")
     assert r.code == 0 and "Example" in r.stdout
+
+
+def test_tags_through_the_cli(home: Path, endpoint: str) -> None:
+    arn = run_cli(home, "create-cluster", "--cluster-name", "tagged", "--output", "json").json["cluster"]["clusterArn"]
+    r = run_cli(home, "tag-resource", "--resource-arn", arn, "--tags", "key=team,value=web", "key=env,value=dev")
+    assert r.code == 0, r.stderr
+    listed = run_cli(home, "list-tags-for-resource", "--resource-arn", arn, "--output", "json").json["tags"]
+    assert sorted((t["key"], t["value"]) for t in listed) == [("env", "dev"), ("team", "web")]
+    assert run_cli(home, "untag-resource", "--resource-arn", arn, "--tag-keys", "env").code == 0
+    assert run_cli(home, "list-tags-for-resource", "--resource-arn", arn, "--output", "json").json["tags"] == [
+        {"key": "team", "value": "web"}]
+    ghost = arn.replace("cluster/tagged", "cluster/ghost")
+    r = run_cli(home, "tag-resource", "--resource-arn", ghost, "--tags", "key=a,value=b")
+    assert r.code == 2 and r.stderr.strip() == ("error: ResourceNotFoundException: "
+                                               "The specified resource could not be found.")
