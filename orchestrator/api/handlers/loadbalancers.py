@@ -3,9 +3,10 @@ ELBv2 has them), served under minecs's own ``Minecs.`` target prefix."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from orchestrator.api.handlers import Request, operation
+from orchestrator.api.handlers import Handler, Request, operation
 from orchestrator.ops import loadbalancers as L
 
 
@@ -13,75 +14,75 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
-def _changed(cp: Any) -> None:
-    cp.lb_changed()
+def writes(name: str) -> Callable[[Handler], Handler]:
+    """``@operation`` for a write: once it has succeeded, the data plane gets the new configuration."""
+    def register(fn: Handler) -> Handler:
+        def handler(cp: Any, req: Request) -> dict[str, Any]:
+            out = fn(cp, req)
+            cp.lb_changed()
+            return out
+        handler.__name__ = handler.__qualname__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        return operation(name)(handler)
+    return register
 
 
-@operation("CreateLoadBalancer")
+def _select(docs: list[dict[str, Any]], key: str, wanted: list[str] | None, code: str,
+            what: str) -> list[dict[str, Any]]:
+    """Describe* by ARNs or names: the documents whose ``key`` is in ``wanted`` (all when not given); any
+    wanted one missing is an error, as ELBv2 answers."""
+    if not wanted:
+        return docs
+    found = [d for d in docs if d[key] in wanted]
+    if len(found) != len(set(wanted)):
+        raise L.LbError(code, f"One or more {what} not found")
+    return found
+
+
+@writes("CreateLoadBalancer")
 def create_load_balancer(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.create_load_balancer(cp.store, cp.clock, req.region, req.params)
-    _changed(cp)
-    return {"LoadBalancers": [doc]}
+    return {"LoadBalancers": [L.create_load_balancer(cp.store, cp.clock, req.region, req.params)]}
 
 
 @operation("DescribeLoadBalancers")
 def describe_load_balancers(cp: Any, req: Request) -> dict[str, Any]:
     p = req.params
     docs = cp.store.list_lb("loadbalancer")
-    if p.get("LoadBalancerArns"):
-        docs = [d for d in docs if d["LoadBalancerArn"] in p["LoadBalancerArns"]]
-        if len(docs) != len(p["LoadBalancerArns"]):
-            raise L.LbError("LoadBalancerNotFound", "One or more load balancers not found")
-    if p.get("Names"):
-        docs = [d for d in docs if d["LoadBalancerName"] in p["Names"]]
-        if len(docs) != len(p["Names"]):
-            raise L.LbError("LoadBalancerNotFound", "One or more load balancers not found")
+    docs = _select(docs, "LoadBalancerArn", p.get("LoadBalancerArns"), "LoadBalancerNotFound", "load balancers")
+    docs = _select(docs, "LoadBalancerName", p.get("Names"), "LoadBalancerNotFound", "load balancers")
     return {"LoadBalancers": docs}
 
 
-@operation("DeleteLoadBalancer")
+@writes("DeleteLoadBalancer")
 def delete_load_balancer(cp: Any, req: Request) -> dict[str, Any]:
     L.delete_load_balancer(cp.store, req.params.get("LoadBalancerArn"))
-    _changed(cp)
     return {}
 
 
-@operation("CreateTargetGroup")
+@writes("CreateTargetGroup")
 def create_target_group(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.create_target_group(cp.store, cp.clock, req.region, req.params)
-    _changed(cp)
-    return {"TargetGroups": [_public(doc)]}
+    return {"TargetGroups": [_public(L.create_target_group(cp.store, cp.clock, req.region, req.params))]}
 
 
 @operation("DescribeTargetGroups")
 def describe_target_groups(cp: Any, req: Request) -> dict[str, Any]:
     p = req.params
     docs = cp.store.list_lb("targetgroup")
-    if p.get("TargetGroupArns"):
-        docs = [d for d in docs if d["TargetGroupArn"] in p["TargetGroupArns"]]
-        if len(docs) != len(p["TargetGroupArns"]):
-            raise L.LbError("TargetGroupNotFound", "One or more target groups not found")
-    if p.get("Names"):
-        docs = [d for d in docs if d["TargetGroupName"] in p["Names"]]
-        if len(docs) != len(p["Names"]):
-            raise L.LbError("TargetGroupNotFound", "One or more target groups not found")
+    docs = _select(docs, "TargetGroupArn", p.get("TargetGroupArns"), "TargetGroupNotFound", "target groups")
+    docs = _select(docs, "TargetGroupName", p.get("Names"), "TargetGroupNotFound", "target groups")
     if p.get("LoadBalancerArn"):
         docs = [d for d in docs if p["LoadBalancerArn"] in d["LoadBalancerArns"]]
     return {"TargetGroups": [_public(d) for d in docs]}
 
 
-@operation("ModifyTargetGroup")
+@writes("ModifyTargetGroup")
 def modify_target_group(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.modify_target_group(cp.store, req.params)
-    _changed(cp)
-    return {"TargetGroups": [_public(doc)]}
+    return {"TargetGroups": [_public(L.modify_target_group(cp.store, req.params))]}
 
 
-@operation("ModifyTargetGroupAttributes")
+@writes("ModifyTargetGroupAttributes")
 def modify_target_group_attributes(cp: Any, req: Request) -> dict[str, Any]:
-    attrs = L.modify_target_group_attributes(cp.store, req.params)
-    _changed(cp)
-    return {"Attributes": attrs}
+    return {"Attributes": L.modify_target_group_attributes(cp.store, req.params)}
 
 
 @operation("DescribeTargetGroupAttributes")
@@ -89,18 +90,15 @@ def describe_target_group_attributes(cp: Any, req: Request) -> dict[str, Any]:
     return {"Attributes": L.attributes_shape(L.target_group(cp.store, req.params.get("TargetGroupArn")))}
 
 
-@operation("DeleteTargetGroup")
+@writes("DeleteTargetGroup")
 def delete_target_group(cp: Any, req: Request) -> dict[str, Any]:
     L.delete_target_group(cp.store, req.params.get("TargetGroupArn"))
-    _changed(cp)
     return {}
 
 
-@operation("CreateListener")
+@writes("CreateListener")
 def create_listener(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.create_listener(cp.store, cp.clock, req.region, req.params)
-    _changed(cp)
-    return {"Listeners": [doc]}
+    return {"Listeners": [L.create_listener(cp.store, cp.clock, req.region, req.params)]}
 
 
 @operation("DescribeListeners")
@@ -111,26 +109,21 @@ def describe_listeners(cp: Any, req: Request) -> dict[str, Any]:
     return {"Listeners": cp.store.list_lb("listener", parent=p.get("LoadBalancerArn"))}
 
 
-@operation("ModifyListener")
+@writes("ModifyListener")
 def modify_listener(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.modify_listener(cp.store, req.params)
-    _changed(cp)
-    return {"Listeners": [doc]}
+    return {"Listeners": [L.modify_listener(cp.store, req.params)]}
 
 
-@operation("DeleteListener")
+@writes("DeleteListener")
 def delete_listener(cp: Any, req: Request) -> dict[str, Any]:
     L.listener(cp.store, req.params.get("ListenerArn"))
     cp.store.delete_lb(req.params["ListenerArn"])
-    _changed(cp)
     return {}
 
 
-@operation("CreateRule")
+@writes("CreateRule")
 def create_rule(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.create_rule(cp.store, cp.clock, req.region, req.params)
-    _changed(cp)
-    return {"Rules": [doc]}
+    return {"Rules": [L.create_rule(cp.store, cp.clock, req.region, req.params)]}
 
 
 @operation("DescribeRules")
@@ -141,39 +134,32 @@ def describe_rules(cp: Any, req: Request) -> dict[str, Any]:
     return {"Rules": L.rules_of(cp.store, L.listener(cp.store, p.get("ListenerArn")))}
 
 
-@operation("ModifyRule")
+@writes("ModifyRule")
 def modify_rule(cp: Any, req: Request) -> dict[str, Any]:
-    doc = L.modify_rule(cp.store, req.params)
-    _changed(cp)
-    return {"Rules": [doc]}
+    return {"Rules": [L.modify_rule(cp.store, req.params)]}
 
 
-@operation("SetRulePriorities")
+@writes("SetRulePriorities")
 def set_rule_priorities(cp: Any, req: Request) -> dict[str, Any]:
-    docs = L.set_rule_priorities(cp.store, req.params)
-    _changed(cp)
-    return {"Rules": docs}
+    return {"Rules": L.set_rule_priorities(cp.store, req.params)}
 
 
-@operation("DeleteRule")
+@writes("DeleteRule")
 def delete_rule(cp: Any, req: Request) -> dict[str, Any]:
     L.rule(cp.store, req.params.get("RuleArn"))
     cp.store.delete_lb(req.params["RuleArn"])
-    _changed(cp)
     return {}
 
 
-@operation("RegisterTargets")
+@writes("RegisterTargets")
 def register_targets(cp: Any, req: Request) -> dict[str, Any]:
     L.register_targets(cp.store, req.params.get("TargetGroupArn"), req.params.get("Targets"))
-    _changed(cp)
     return {}
 
 
-@operation("DeregisterTargets")
+@writes("DeregisterTargets")
 def deregister_targets(cp: Any, req: Request) -> dict[str, Any]:
     L.deregister_targets(cp.store, cp.clock, req.params.get("TargetGroupArn"), req.params.get("Targets"))
-    _changed(cp)
     return {}
 
 
