@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,29 @@ def report(bench: str, what: str, value: float, baseline_what: str, baseline: fl
 def info(bench: str, text: str) -> None:
     """An explanatory line under a figure (not a figure: no target)."""
     print(f"{bench}:   {text}", flush=True)
+
+
+Phase = tuple[str, str, str, str]  # (what happens, the span in words, start key, end key) of a run's dict
+
+
+def median_of(runs: Sequence[Mapping[str, float]], key: str) -> float:
+    return median([r[key] for r in runs])
+
+
+def print_phases(bench: str, phases: Sequence[Phase], runs: Sequence[Mapping[str, float]]) -> None:
+    """One ``info`` line per phase — the median over the runs of ``end - start`` (n/a when no run has both
+    keys) — then the sum of those medians."""
+    total = 0.0
+    for what, span, start, end in phases:
+        values = [r[end] - r[start] for r in runs if start in r and end in r]
+        label = f"{what:<40} {span:<27}"
+        if not values:
+            info(bench, f"  {label} n/a")
+            continue
+        med = median(values)
+        total += med
+        info(bench, f"  {label} {med:7.3f}")
+    info(bench, f"  {'(sum of the phase medians)':<68} {total:7.3f}")
 
 
 def machine() -> str:

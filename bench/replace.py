@@ -73,29 +73,29 @@ def run() -> None:
     C.info(NAME, f"die -> replacement RUNNING as recorded: minecs task startedAt "
                  f"{C.spread([r['running'] for r in m_runs])}; swarm task state running "
                  f"{C.spread([r['running'] for r in s_runs])}")
-    C.info(NAME, f"docker kill spawn -> die event: minecs {_med(m_runs, 'kill'):.3f} s, swarm {_med(s_runs, 'kill'):.3f} s "
+    C.info(NAME, f"docker kill spawn -> die event: minecs {C.median_of(m_runs, 'kill'):.3f} s, swarm {C.median_of(s_runs, 'kill'):.3f} s "
                  "(not in the figure)")
     kinds = ", ".join(f"{k} {sum(1 for r in m_runs if r['kind'] == k)}" for k in ("pooled", "fresh"))
     C.info(NAME, f"warm-up kill: minecs {warm_m['seconds']:.3f} s ({warm_m['kind']} pause), swarm "
                  f"{warm_s['seconds']:.3f} s; replacement pauses in the timed kills: {kinds}")
     C.info(NAME, "where a minecs replacement goes (median of each phase, s):")
-    _phases(m_runs, (
+    C.print_phases(NAME, (
         ("runner: die event, report; controller", "die -> new task createdAt", "die", "new_created"),
         ("runner: pause, image check, create req", "-> app Created", "new_created", "app_created"),
         ("Docker: create + start", "-> app start event", "app_created", "start"),
         ("inspect, record RUNNING", "-> startedAt", "start", "running"),
-    ))
-    C.info(NAME, f"  (aside) the killed task is recorded STOPPED {_med(m_runs, 'old_stopped'):.3f} s after the die "
+    ), m_runs)
+    C.info(NAME, f"  (aside) the killed task is recorded STOPPED {C.median_of(m_runs, 'old_stopped'):.3f} s after the die "
                  "(its pause is stopped first); the controller does not wait for that: the runner marks the task "
                  "desired STOPPED as soon as its essential container exits, and the task no longer counts")
     C.info(NAME, "where a swarm replacement goes (median of each phase, s):")
-    _phases(s_runs, (
+    C.print_phases(NAME, (
         ("agent sees the exit, task failed", "die -> old task failed", "die", "old_stopped"),
         ("orchestrator: new task", "-> new task CreatedAt", "old_stopped", "new_created"),
         ("scheduler, dispatcher, agent", "-> container Created", "new_created", "app_created"),
         ("Docker: create + start", "-> start event", "app_created", "start"),
         ("agent reports running", "-> task running", "start", "running"),
-    ))
+    ), s_runs)
 
 
 # -- minecs --------------------------------------------------------------------------------------
@@ -194,14 +194,3 @@ def _swarm_once(swarm: C.Swarm, watch: C.EventWatch, sid: str) -> dict[str, Any]
 
 # -- printing --------------------------------------------------------------------------------------
 
-def _med(runs: list[dict[str, Any]], key: str) -> float:
-    return C.median([r[key] for r in runs])
-
-
-def _phases(runs: list[dict[str, Any]], phases: tuple[tuple[str, str, str, str], ...]) -> None:
-    total = 0.0
-    for what, span, start, end in phases:
-        med = C.median([r[end] - r[start] for r in runs])
-        total += med
-        C.info(NAME, f"  {what:<40} {span:<27} {med:7.3f}")
-    C.info(NAME, f"  {'(sum of the phase medians)':<68} {total:7.3f}")

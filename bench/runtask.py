@@ -110,9 +110,9 @@ def run() -> None:
         if group:
             C.info(NAME, f"where a minecs run goes, {len(group)} run(s) with a {kind} pause "
                          f"(median of each phase, s):")
-            _print_phases(phases, group)
+            C.print_phases(NAME, phases, group)
     C.info(NAME, "where a docker run goes (median of each phase, s):")
-    _print_phases(BASELINE_PHASES, d_phases)
+    C.print_phases(NAME, BASELINE_PHASES, d_phases)
 
 
 # -- one run of each ------------------------------------------------------------------------------
@@ -193,15 +193,3 @@ def _spread(values: list[float]) -> str:
     return f"min {min(values):.3f} / median {C.median(values):.3f} / max {max(values):.3f} s"
 
 
-def _print_phases(phases: tuple[tuple[str, str, str, str], ...], runs: list[dict[str, float]]) -> None:
-    total = 0.0
-    for what, span, start, end in phases:
-        values = [r[end] - r[start] for r in runs if start in r and end in r]
-        label = f"{what:<38} {span:<27}"
-        if not values:
-            C.info(NAME, f"  {label} n/a")
-            continue
-        med = C.median(values)
-        total += med
-        C.info(NAME, f"  {label} {med:6.3f}")
-    C.info(NAME, f"  {'(sum of the phase medians)':<66} {total:6.3f}")

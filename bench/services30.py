@@ -73,30 +73,30 @@ def run() -> None:
                  f"swarm {C.spread([r['seconds'] for r in s_runs])}")
     C.info(NAME, f"warm-up runs: minecs {warm_m['seconds']:.2f} s ({warm_m['pooled']} pooled pause(s)), "
                  f"swarm {warm_s['seconds']:.2f} s")
-    C.info(NAME, f"create command (spawn -> exit): minecs CLI {_med(m_runs, 'cli'):.3f} s, "
-                 f"docker CLI {_med(s_runs, 'cli'):.3f} s; pauses taken from the warm pool per run: "
+    C.info(NAME, f"create command (spawn -> exit): minecs CLI {C.median_of(m_runs, 'cli'):.3f} s, "
+                 f"docker CLI {C.median_of(s_runs, 'cli'):.3f} s; pauses taken from the warm pool per run: "
                  f"{sorted(r['pooled'] for r in m_runs)}")
     C.info(NAME, "where a minecs run goes (median of each phase over the runs, s from spawn):")
-    _phases(m_runs, (
+    C.print_phases(NAME, (
         ("CLI start-up + CreateService", "spawn -> service createdAt", "spawn", "svc_created"),
         ("plan + 30 tasks stored", "-> 30th task createdAt", "svc_created", "task_created_last"),
         ("runner picks up the first task", "-> 1st container Created", "task_created_last", "first_container"),
         ("Docker work for 30 tasks (8 workers)", "-> 30th task startedAt", "first_container", "task_started_last"),
         ("poll sees runningCount 30", "-> detected", "task_started_last", "detected"),
-    ))
-    C.info(NAME, f"  (instants) last fresh pause StartedAt {_med(m_runs, 'pause_started_last'):.2f} s, 30th app "
-                 f"StartedAt {_med(m_runs, 'app_started_last'):.2f} s after spawn (nan: every pause came from the pool)")
-    C.info(NAME, f"  Docker create -> StartedAt per container, median: fresh pause {_med(m_runs, 'pause_cs'):.3f} s, "
-                 f"app (joins the pause) {_med(m_runs, 'app_cs'):.3f} s; with 8 in flight "
+    ), m_runs)
+    C.info(NAME, f"  (instants) last fresh pause StartedAt {C.median_of(m_runs, 'pause_started_last'):.2f} s, 30th app "
+                 f"StartedAt {C.median_of(m_runs, 'app_started_last'):.2f} s after spawn (nan: every pause came from the pool)")
+    C.info(NAME, f"  Docker create -> StartedAt per container, median: fresh pause {C.median_of(m_runs, 'pause_cs'):.3f} s, "
+                 f"app (joins the pause) {C.median_of(m_runs, 'app_cs'):.3f} s; with 8 in flight "
                  f"(the runner's workers) each waits on the others")
     C.info(NAME, "where a swarm run goes (median of each phase, s from spawn):")
-    _phases(s_runs, (
+    C.print_phases(NAME, (
         ("docker CLI + service create", "spawn -> service CreatedAt", "spawn", "svc_created"),
         ("Swarm orchestrator, scheduler, agent", "-> 1st container Created", "svc_created", "first_container"),
         ("Docker work for 30 containers", "-> 30th container StartedAt", "first_container", "container_started_last"),
         ("agent reports, poll sees 30/30", "-> detected", "container_started_last", "detected"),
-    ))
-    C.info(NAME, f"  Docker create -> StartedAt per container, median: {_med(s_runs, 'container_cs'):.3f} s "
+    ), s_runs)
+    C.info(NAME, f"  Docker create -> StartedAt per container, median: {C.median_of(s_runs, 'container_cs'):.3f} s "
                  f"(default bridge, no pause container)")
     C.info(NAME, "CPU during the runs, % of one core (this machine has "
                  f"{os.cpu_count()} cores = {100 * (os.cpu_count() or 1)}%):")
@@ -105,8 +105,8 @@ def run() -> None:
         C.info(NAME, f"  {side:<6}: whole machine {cpu['host']:.0f}% (kernel {cpu['kernel']:.0f}%), dockerd "
                      f"{cpu['dockerd']:.0f}%, containerd {cpu['containerd']:.0f}%, minecs server {cpu['server']:.0f}% "
                      "(the rest: shims, runc, iptables, setup-resolver, the containers, other users)")
-    C.info(NAME, f"Docker floor: the same containers straight through the Docker API, one thread per task in "
-                 f"flight, nothing else running (one run each, s):")
+    C.info(NAME, "Docker floor: the same containers straight through the Docker API, one thread per task in "
+                 "flight, nothing else running (one run each, s):")
     C.info(NAME, f"  {COUNT} x (pause on minecs-awsvpc + app joining it), minecs's layout: "
                  f"4 threads {floor['pairs4']:.2f}, 8 threads {floor['pairs8']:.2f}, 16 threads {floor['pairs16']:.2f}"
                  f" -> the minecs median is {m_med / floor['pairs8']:.2f}x the 8-thread floor")
@@ -240,14 +240,3 @@ def _docker_floor(base: C.BaselineContainers) -> dict[str, float]:
 
 # -- printing --------------------------------------------------------------------------------------
 
-def _med(runs: list[dict[str, Any]], key: str) -> float:
-    return C.median([r[key] for r in runs])
-
-
-def _phases(runs: list[dict[str, Any]], phases: tuple[tuple[str, str, str, str], ...]) -> None:
-    total = 0.0
-    for what, span, start, end in phases:
-        med = C.median([r[end] - r[start] for r in runs])
-        total += med
-        C.info(NAME, f"  {what:<38} {span:<29} {med:6.2f}")
-    C.info(NAME, f"  {'(sum of the phase medians)':<68} {total:6.2f}")
