@@ -177,7 +177,8 @@ class ControlPlane:
         rr = task_ops.RunRequest(
             cluster=svc.cluster, task_definition=dep.task_definition, count=n, launch_type=dep.launch_type,
             started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
-            platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id)
+            platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id,
+            enable_execute_command=svc.enable_execute_command)
         try:
             tasks, failures = self._launch(
                 taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type,
@@ -235,7 +236,8 @@ class ControlPlane:
                                  launch_type="EC2", overrides=P.opt_dict(p, "overrides"),
                                  started_by=P.opt_str(p, "startedBy"), group=P.opt_str(p, "group"),
                                  network_configuration=P.opt_dict(p, "networkConfiguration"),
-                                 tags=tuple(P.tags_param(p)))
+                                 tags=tuple(P.tags_param(p)),
+                                 enable_execute_command=P.opt_bool(p, "enableExecuteCommand"))
         cluster, td, _ = task_ops.prepare_run(self.store, rr)
         tasks, failures = [], []
         for ref in refs:

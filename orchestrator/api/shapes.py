@@ -9,6 +9,7 @@ from orchestrator import naming
 from orchestrator.model.instance import InstanceRecord
 from orchestrator.model.service import ServiceRecord
 from orchestrator.model.task import TaskRecord, TaskStatus
+from orchestrator.ops.execute import ExecSession
 from orchestrator.ops.taskdefs import registered_document
 from orchestrator.store.records import ClusterRecord, TaskDefinitionRecord
 
@@ -84,6 +85,8 @@ def task_shape(t: TaskRecord, region: str, *, tags: list[tuple[str, str]] | None
             "cpu": str(c.cpu or 0),
             "memory": str(c.memory) if c.memory else None,
             "memoryReservation": str(c.memory_reservation) if c.memory_reservation else None,
+            "managedAgents": [compact({"name": "ExecuteCommandAgent", "lastStatus": "RUNNING",
+                                       "lastStartedAt": c.started_at})] if t.exec_agent_running(c) else None,
         }))
     attachments = []
     if att:
@@ -132,11 +135,25 @@ def task_shape(t: TaskRecord, region: str, *, tags: list[tuple[str, str]] | None
         "version": t.version,
         "platformVersion": t.platform_version,
         "platformFamily": "Linux" if t.launch_type == "FARGATE" else None,
-        "enableExecuteCommand": False,
+        "enableExecuteCommand": t.enable_execute_command,
         "ephemeralStorage": {"sizeInGiB": 20} if t.launch_type == "FARGATE" else None,
         "tags": tags_shape(tags) if tags is not None else None,
     })
     return out
+
+
+def exec_session_shape(s: ExecSession, region: str) -> dict[str, Any]:
+    """ExecuteCommand's response. ``session.streamUrl`` is minecs's ``minecs+docker-exec://<Docker ID>``
+    (see ``ops.execute``), not an SSM data channel."""
+    t, c = s.task, s.container
+    return {
+        "clusterArn": naming.cluster_arn(region, t.cluster),
+        "containerArn": naming.container_arn(region, t.cluster, t.task_id, c.container_id),
+        "containerName": c.name,
+        "interactive": True,
+        "session": {"sessionId": s.session_id, "streamUrl": s.stream_url, "tokenValue": s.token_value},
+        "taskArn": naming.task_arn(region, t.cluster, t.task_id),
+    }
 
 
 def _deployment_config_shape(s: ServiceRecord) -> dict[str, Any]:

@@ -126,9 +126,16 @@ class TaskRecord:
     cleaned_up: bool = False  # its containers have been removed (retention elapsed)
     drain_until: float | None = None  # DEACTIVATING: its load balancer targets drain until then
     drain_done: bool = False  # the stop has been handed to the runner
+    enable_execute_command: bool = False  # ECS Exec: set at launch (RunTask/StartTask, or the service's)
 
     def container(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name), None)
+
+    def exec_agent_running(self, c: ContainerRecord) -> bool:
+        """ECS Exec's managed agent runs in ``c``: exec enabled at launch, the task RUNNING, the container
+        RUNNING (with a Docker ID to exec into). minecs has no agent process; this is its stand-in."""
+        return (self.enable_execute_command and self.last_status == TaskStatus.RUNNING
+                and c.last_status == ContainerStatus.RUNNING and c.runtime_id is not None)
 
 
 def task_health(containers: list[ContainerRecord]) -> str:

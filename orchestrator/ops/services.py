@@ -161,7 +161,8 @@ def create(store: Store, clock: Clock, *, region: str, cluster_ref: str | None, 
             placement_strategy=spec.placement_strategy if _given(spec.placement_strategy) else [],
             scheduling_strategy=strategy,
             propagate_tags=spec.propagate_tags if _given(spec.propagate_tags) else "NONE",
-            enable_ecs_managed_tags=bool(spec.enable_ecs_managed_tags) if _given(spec.enable_ecs_managed_tags) else False)
+            enable_ecs_managed_tags=bool(spec.enable_ecs_managed_tags) if _given(spec.enable_ecs_managed_tags) else False,
+            enable_execute_command=bool(spec.enable_execute_command) if _given(spec.enable_execute_command) else False)
         svc.deployments = [_new_deployment(svc, svc.task_definition, now)]
         store.put_service(svc)
     return svc
@@ -210,6 +211,8 @@ def update(store: Store, clock: Clock, *, cluster_ref: str | None, ref: str, spe
             svc.placement_constraints = spec.placement_constraints
         if _given(spec.placement_strategy):
             svc.placement_strategy = spec.placement_strategy
+        if _given(spec.enable_execute_command):  # no new deployment: tasks launched from now on get it
+            svc.enable_execute_command = bool(spec.enable_execute_command)
         if redeploy:
             for d in svc.deployments:
                 if d.status == "PRIMARY":

@@ -35,6 +35,7 @@ class RunRequest:
     tags: tuple[tuple[str, str], ...] = ()
     service_name: str | None = None
     deployment_id: str | None = None
+    enable_execute_command: bool = False
 
 
 def _check_overrides(td: TaskDefinition, overrides: dict[str, Any]) -> None:
@@ -145,7 +146,8 @@ def new_task(td: TaskDefinition, req: RunRequest, *, cluster: str, region: str, 
         availability_zone=f"{region}a" if launch_type == "FARGATE" else None,
         platform_version=(req.platform_version if req.platform_version not in (None, "LATEST")
                           else FARGATE_PLATFORM_VERSION) if launch_type == "FARGATE" else None,
-        service_name=req.service_name, deployment_id=req.deployment_id)
+        service_name=req.service_name, deployment_id=req.deployment_id,
+        enable_execute_command=req.enable_execute_command)
 
 
 def find_task(store: Store, cluster_ref: str | None, ref: str) -> TaskRecord | None:
@@ -193,6 +195,7 @@ def merge_report(stored: TaskRecord, reported: TaskRecord) -> TaskRecord:
     merged.service_name, merged.deployment_id = stored.service_name, stored.deployment_id
     merged.drain_until, merged.drain_done = stored.drain_until, stored.drain_done
     merged.started_by, merged.group = stored.started_by, stored.group
+    merged.enable_execute_command = stored.enable_execute_command
     return merged
 
 

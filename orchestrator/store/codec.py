@@ -1,4 +1,7 @@
-"""TaskRecord ↔ the JSON the store keeps (snake_case, enums by name). Only the store uses this."""
+"""TaskRecord ↔ the JSON the store keeps (snake_case, enums by name). Only the store uses this.
+
+Records written by an older minecs stay readable: a field missing from the stored JSON takes the
+dataclass default (e.g. ``enable_execute_command`` → False), and fields no longer known are dropped."""
 
 from __future__ import annotations
 

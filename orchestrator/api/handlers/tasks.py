@@ -1,4 +1,5 @@
-"""RunTask, StopTask, DescribeTasks, ListTasks, and minecs's WaitTasks (a long poll for --wait)."""
+"""RunTask, StopTask, DescribeTasks, ListTasks, ExecuteCommand, and minecs's WaitTasks (a long poll for
+--wait)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 from orchestrator import naming
 from orchestrator.api import params as P
 from orchestrator.api.handlers import Request, describe_each, operation
-from orchestrator.api.shapes import task_shape
+from orchestrator.api.shapes import exec_session_shape, task_shape
 from orchestrator.errors import ClusterNotFoundException, InvalidParameterException
 from orchestrator.model.task import StopCode, TaskStatus
-from orchestrator.ops import clusters, tasks as task_ops
+from orchestrator.ops import clusters, execute, tasks as task_ops
 
 
 
@@ -29,7 +30,8 @@ def run_task(cp: Any, req: Request) -> dict[str, Any]:
         count=P.opt_int(p, "count", 1) or 1, launch_type=P.opt_str(p, "launchType"),
         overrides=P.opt_dict(p, "overrides"), started_by=P.opt_str(p, "startedBy"),
         group=P.opt_str(p, "group"), network_configuration=P.opt_dict(p, "networkConfiguration"),
-        platform_version=P.opt_str(p, "platformVersion"), tags=tuple(P.tags_param(p)))
+        platform_version=P.opt_str(p, "platformVersion"), tags=tuple(P.tags_param(p)),
+        enable_execute_command=P.opt_bool(p, "enableExecuteCommand"))
     tasks, failures = cp.run_tasks(rr, req.region, placement={
         "constraints": P.opt_list(p, "placementConstraints", item_type=dict, max_items=10),
         "strategy": P.opt_list(p, "placementStrategy", item_type=dict, max_items=5)})
@@ -56,6 +58,19 @@ def stop_task(cp: Any, req: Request) -> dict[str, Any]:
         raise InvalidParameterException("reason must be at most 1024 characters.")
     t = cp.stop_task(t, StopCode.USER_INITIATED, reason)
     return {"task": _shape(cp, t, req.region)}
+
+
+@operation("ExecuteCommand")
+def execute_command(cp: Any, req: Request) -> dict[str, Any]:
+    """ECS Exec without SSM: checks the task (exec enabled, RUNNING, the container) and returns a session
+    whose ``streamUrl`` is ``minecs+docker-exec://<Docker container ID>``, what a local client attaches to
+    with ``docker exec`` (see ``ops.execute``; ``minecs execute-command`` does it)."""
+    p = req.params
+    session = execute.start_session(
+        cp.store, cluster_ref=P.opt_str(p, "cluster"), task_ref=P.req_str(p, "task"),
+        container=P.opt_str(p, "container") or None, command=P.req_str(p, "command"),
+        interactive=P.opt_bool(p, "interactive"))
+    return exec_session_shape(session, req.region)
 
 
 @operation("DescribeTasks")

@@ -301,15 +301,17 @@ def list_attributes(app: App, cluster: str | None, target_type: str, attribute_n
 @click.option("--container-instances", multiple=True, required=True, help="One task per instance (1-10).")
 @click.option("--started-by")
 @click.option("--group")
+@click.option("--enable-execute-command", is_flag=True, default=None,
+              help="Allow `minecs execute-command` into the tasks' containers.")
 @click.pass_obj
 def start_task(app: App, cluster: str | None, task_definition: str, container_instances: tuple[str, ...],
-               started_by: str | None, group: str | None) -> None:
+               started_by: str | None, group: str | None, enable_execute_command: bool | None) -> None:
     """Start tasks on the container instances you name (no placement). Exits 2 if a task could not be
     started on some instance (listed as failures)."""
     from orchestrator.cli.commands.tasks import tasks_table
     resp = app.call("StartTask", {"cluster": cluster, "taskDefinition": task_definition,
                                   "containerInstances": list(container_instances), "startedBy": started_by,
-                                  "group": group})
+                                  "group": group, "enableExecuteCommand": enable_execute_command or None})
     app.out.emit(resp, tasks_table)
     app.fail_on_failures(resp)
 

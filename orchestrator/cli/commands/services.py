@@ -165,6 +165,8 @@ Examples:
 @click.option("--placement-constraints", multiple=True, metavar="type=T,expression=E")
 @click.option("--placement-strategy", multiple=True, metavar="type=T,field=F")
 @click.option("--platform-version")
+@click.option("--enable-execute-command/--disable-execute-command", default=None,
+              help="Whether the service's tasks allow `minecs execute-command` (default: disabled).")
 @click.option("--tags", multiple=True, metavar="key=K,value=V")
 @click.option("--cli-input-json", "input_json", metavar="file://PATH|JSON", help="The whole request.")
 @click.option("--wait", is_flag=True, help="Follow the deployment; exit 0 when COMPLETED, 3 if it FAILED.")
@@ -175,8 +177,8 @@ def create_service(app: App, cluster: str | None, service_name: str, task_defini
                    deployment_configuration: str | None, network_configuration: str | None,
                    load_balancers: tuple[str, ...], health_check_grace_period_seconds: int | None,
                    placement_constraints: tuple[str, ...], placement_strategy: tuple[str, ...],
-                   platform_version: str | None, tags: tuple[str, ...], input_json: str | None,
-                   wait: bool, wait_timeout: float) -> None:
+                   platform_version: str | None, enable_execute_command: bool | None, tags: tuple[str, ...],
+                   input_json: str | None, wait: bool, wait_timeout: float) -> None:
     """Create a service: keep DESIRED tasks of the task definition running, replacing any that stop."""
     from orchestrator.cli.commands.tasks import _list_option
     params: dict[str, Any] = dict(load_document(input_json, "--cli-input-json")) if input_json else {}
@@ -190,7 +192,8 @@ def create_service(app: App, cluster: str | None, service_name: str, task_defini
         "healthCheckGracePeriodSeconds": health_check_grace_period_seconds,
         "placementConstraints": _list_option(placement_constraints, "--placement-constraints"),
         "placementStrategy": _list_option(placement_strategy, "--placement-strategy"),
-        "platformVersion": platform_version, "tags": parse_tags(tags) or None}.items() if v is not None})
+        "platformVersion": platform_version, "enableExecuteCommand": enable_execute_command,
+        "tags": parse_tags(tags) or None}.items() if v is not None})
     resp = app.call("CreateService", params)
     code = wait_for_deployment(app, cluster, resp["service"], wait_timeout) if wait else ExitStatus.OK
     if wait:
@@ -204,6 +207,7 @@ Examples:
   minecs update-service --service web --desired-count 6 --wait
   minecs update-service --service web --task-definition web:2 --wait
   minecs update-service --service web --force-new-deployment
+  minecs update-service --service web --enable-execute-command --force-new-deployment
 """ + COMMON_EPILOG)
 @click.option("--cluster", help="Name or ARN (default: default).")
 @click.option("--service", required=True, help="Name or ARN.")
@@ -214,6 +218,8 @@ Examples:
 @click.option("--load-balancers", multiple=True, metavar="targetGroupArn=A,containerName=C,containerPort=P")
 @click.option("--health-check-grace-period-seconds", type=int, default=None)
 @click.option("--platform-version")
+@click.option("--enable-execute-command/--disable-execute-command", default=None,
+              help="Applies to tasks launched from now on (add --force-new-deployment to replace the running ones).")
 @click.option("--force-new-deployment/--no-force-new-deployment", default=False)
 @click.option("--wait", is_flag=True, help="Follow the deployment; exit 0 when COMPLETED, 3 if it FAILED.")
 @click.option("--wait-timeout", type=float, default=600, show_default=True)
@@ -222,7 +228,8 @@ def update_service(app: App, cluster: str | None, service: str, task_definition:
                    desired_count: int | None, deployment_configuration: str | None,
                    network_configuration: str | None, load_balancers: tuple[str, ...],
                    health_check_grace_period_seconds: int | None, platform_version: str | None,
-                   force_new_deployment: bool, wait: bool, wait_timeout: float) -> None:
+                   enable_execute_command: bool | None, force_new_deployment: bool, wait: bool,
+                   wait_timeout: float) -> None:
     """Change a service: desired count (scale), or a new deployment (task definition, network, force)."""
     params = {"cluster": cluster, "service": service, "taskDefinition": task_definition,
               "desiredCount": desired_count,
@@ -231,7 +238,8 @@ def update_service(app: App, cluster: str | None, service: str, task_definition:
               if network_configuration else None,
               "loadBalancers": _load_balancers(load_balancers),
               "healthCheckGracePeriodSeconds": health_check_grace_period_seconds,
-              "platformVersion": platform_version, "forceNewDeployment": force_new_deployment or None}
+              "platformVersion": platform_version, "enableExecuteCommand": enable_execute_command,
+              "forceNewDeployment": force_new_deployment or None}
     resp = app.call("UpdateService", params)
     code = wait_for_deployment(app, cluster, resp["service"], wait_timeout) if wait else ExitStatus.OK
     if wait:

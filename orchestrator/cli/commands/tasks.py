@@ -1,7 +1,9 @@
-"""run-task, describe-tasks, list-tasks, stop-task and logs."""
+"""run-task, describe-tasks, list-tasks, stop-task, logs and execute-command."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import threading
 import time
@@ -12,7 +14,8 @@ import click
 from orchestrator.cli.inputs import load_document, parse_shorthand_value, parse_tags
 from orchestrator.cli.main import App, ExitStatus
 from orchestrator.cli.output import Output, age, short_arn
-from orchestrator.errors import ClientException
+from orchestrator.errors import ClientException, MinecsError
+from orchestrator.ops import execute
 
 
 def _task_id(arn: str) -> str:
@@ -81,7 +84,8 @@ Examples:
   minecs run-task --task-definition batch:1 --launch-type FARGATE --count 3 \\
       --overrides '{"containerOverrides":[{"name":"job","environment":[{"name":"EXIT_CODE","value":"3"}]}]}'
   minecs run-task --task-definition web --launch-type FARGATE \\
-      --network-configuration 'awsvpcConfiguration={subnets=[subnet-a],assignPublicIp=DISABLED}'""")
+      --network-configuration 'awsvpcConfiguration={subnets=[subnet-a],assignPublicIp=DISABLED}'
+  minecs run-task --task-definition web --launch-type FARGATE --enable-execute-command --wait""")
 @click.option("--cluster", help="Name or ARN (default: default).")
 @click.option("--task-definition", required=True, help="family, family:revision or ARN.")
 @click.option("--count", type=int, default=None, help="1-10 tasks.")
@@ -95,19 +99,22 @@ Examples:
               help="EC2 only (shorthand or JSON list).")
 @click.option("--placement-strategy", multiple=True, metavar="type=T,field=F", help="EC2 only.")
 @click.option("--tags", multiple=True, metavar="key=K,value=V")
+@click.option("--enable-execute-command", is_flag=True, default=None,
+              help="Allow `minecs execute-command` into the tasks' containers.")
 @click.option("--wait", is_flag=True, help="Wait until the tasks are RUNNING (exit 3 if one fails to start).")
 @click.option("--wait-timeout", type=float, default=300, show_default=True, help="Seconds, with --wait.")
 @click.pass_obj
 def run_task(app: App, cluster: str | None, task_definition: str, count: int | None, launch_type: str | None,
              overrides: str | None, network_configuration: str | None, started_by: str | None,
              group: str | None, platform_version: str | None, placement_constraints: tuple[str, ...],
-             placement_strategy: tuple[str, ...], tags: tuple[str, ...], wait: bool, wait_timeout: float) -> None:
+             placement_strategy: tuple[str, ...], tags: tuple[str, ...], enable_execute_command: bool | None,
+             wait: bool, wait_timeout: float) -> None:
     """Run tasks from a task definition. Returns at once (PROVISIONING/PENDING) unless --wait. Exits 2 when
     some of the tasks could not be placed (listed as failures), 3 when --wait sees a task fail to start."""
     params: dict[str, Any] = {
         "cluster": cluster, "taskDefinition": task_definition, "count": count, "launchType": launch_type,
         "startedBy": started_by, "group": group, "platformVersion": platform_version,
-        "tags": parse_tags(tags) or None,
+        "tags": parse_tags(tags) or None, "enableExecuteCommand": enable_execute_command or None,
         "overrides": load_document(overrides, "--overrides") if overrides else None,
         "networkConfiguration": parse_shorthand_value(network_configuration, "--network-configuration")
         if network_configuration else None,
@@ -252,4 +259,52 @@ def logs(app: App, task: str, cluster: str | None, container: str | None, follow
             t.join(0.2)
 
 
-COMMANDS = [run_task, describe_tasks, list_tasks, stop_task, logs]
+@click.command("execute-command", epilog="""\b
+Examples:
+  minecs run-task --task-definition web --launch-type FARGATE --enable-execute-command --wait
+  minecs execute-command --task 3f2c9a... --container web --command sh --interactive
+  minecs execute-command --task 3f2c9a... --command "sh -c 'cat /etc/hostname; exit 7'" --interactive
+  echo 'ls /' | minecs execute-command --task 3f2c9a... --command sh --interactive
+
+\b
+As in ECS, the command is split like a shell would split it and run without a shell: for pipes, ';'
+or $VARIABLES, wrap it in sh -c '...'. The task must have been run with --enable-execute-command.""")
+@click.option("--cluster", help="Name or ARN (default: default).")
+@click.option("--task", required=True, help="Task ID or ARN.")
+@click.option("--container", help="Container name (required when the task has several containers).")
+@click.option("--command", required=True, help="The command to run in the container, e.g. sh.")
+@click.option("--interactive/--non-interactive", default=None,
+              help="Required, as in the AWS CLI; ECS (and minecs) only support --interactive.")
+@click.pass_obj
+def execute_command(app: App, cluster: str | None, task: str, container: str | None, command: str,
+                    interactive: bool | None) -> None:
+    """Run a command in a container of a running task (ECS Exec), attached to this terminal.
+
+    ExecuteCommand returns a session whose streamUrl names the Docker container
+    (minecs+docker-exec://ID); this command then becomes `docker exec -it ID ...` (`-i` when stdin or
+    stdout is not a terminal, so scripts can pipe) and exits with the command's exit status."""
+    if interactive is None:
+        raise click.UsageError("Missing option '--interactive' / '--non-interactive'.")
+    resp = app.call("ExecuteCommand", {"cluster": cluster, "task": task, "container": container,
+                                       "command": command, "interactive": interactive})
+    url = (resp.get("session") or {}).get("streamUrl", "")
+    docker_id = execute.docker_id_of(url)
+    if docker_id is None:
+        raise MinecsError(f"the control plane returned a session minecs cannot attach to: {url!r}.")
+    docker = shutil.which("docker")
+    if docker is None:
+        raise MinecsError("the docker CLI was not found on PATH; execute-command attaches with `docker exec`.",
+                          code="DockerCliNotFound")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    argv = [docker, "exec", "-it" if tty else "-i", docker_id, *execute.split_command(command)]
+    if tty:
+        app.out.note(f"Starting session with SessionId: {resp['session'].get('sessionId', '')}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(docker, argv)  # replaces this process: its exit status is the command's
+    except OSError as e:
+        raise MinecsError(f"could not run {docker}: {e.strerror or e}.", code="DockerCliNotFound") from None
+
+
+COMMANDS = [run_task, describe_tasks, list_tasks, stop_task, logs, execute_command]
