@@ -64,6 +64,7 @@ time::
           maximumPercent: 200
           deploymentCircuitBreaker: {enable: true, rollback: true}
         healthCheckGracePeriodSeconds: 10        # optional
+        enableExecuteCommand: true   # optional (false): allow minecs execute-command into new tasks
         networkConfiguration: {awsvpcConfiguration: {subnets: [blue]}}   # optional
         placementConstraints: [...]  # optional, passed as is
         placementStrategy: [...]     # optional, passed as is
@@ -78,9 +79,9 @@ document differs from the latest ACTIVE revision (server fields and tags ignored
 or modifies their health check and attributes; creates load balancers; creates listeners (by port) and
 modifies a listener whose default action differs (ModifyListener: its port stays open, its rules stay);
 creates rules, modifies those whose conditions or action differ; creates services, or updates their
-desiredCount / taskDefinition / deploymentConfiguration / loadBalancers (and healthCheckGracePeriodSeconds,
-networkConfiguration, placement when declared). Settings left out take their defaults, so removing a line
-reverts it. Nothing is deleted unless ``--prune`` is given, and then only the listeners and rules of the
+desiredCount / taskDefinition / deploymentConfiguration / loadBalancers / enableExecuteCommand (and
+healthCheckGracePeriodSeconds, networkConfiguration, placement when declared). Settings left out take their
+defaults, so removing a line reverts it. Nothing is deleted unless ``--prune`` is given, and then only the listeners and rules of the
 stack's load balancers that the stack does not declare; task definitions, target groups, load balancers and
 services that are not in the stack are never touched.
 """
@@ -241,6 +242,7 @@ class Service:
     network_configuration: dict[str, Any] | None
     placement_constraints: list[Any] | None
     placement_strategy: list[Any] | None
+    enable_execute_command: bool = False
 
     def load_balancers_elb(self, tg_arns: dict[str, str]) -> list[dict[str, Any]]:
         return [{"targetGroupArn": tg_arns[t], "containerName": c, "containerPort": p}
@@ -574,7 +576,7 @@ def _conditions(p: _Parser, d: dict[str, Any], path: str) -> tuple[Condition, ..
 def _service(p: _Parser, d: Any, path: str, tg_names: set[str]) -> Service | None:
     d = p.obj(d, path, ("name", "taskDefinition", "desiredCount", "launchType", "loadBalancers",
                         "deploymentConfiguration", "healthCheckGracePeriodSeconds", "networkConfiguration",
-                        "placementConstraints", "placementStrategy"))
+                        "placementConstraints", "placementStrategy", "enableExecuteCommand"))
     if d is None:
         return None
     name = p.str(d, "name", path, required=True, pattern=SERVICE_NAME_RE,
@@ -604,6 +606,7 @@ def _service(p: _Parser, d: Any, path: str, tg_names: set[str]) -> Service | Non
            "maximumPercent": p.int(dc, "maximumPercent", dpath, default=200, lo=100),
            "minimumHealthyPercent": p.int(dc, "minimumHealthyPercent", dpath, default=100, lo=0, hi=100)}
     grace = p.int(d, "healthCheckGracePeriodSeconds", path, lo=0)
+    exec_on = p.bool(d, "enableExecuteCommand", path, False)
     nc = d.get("networkConfiguration")
     if nc is not None and not isinstance(nc, dict):
         p.err(f"{path}.networkConfiguration", "must be a mapping")
@@ -616,7 +619,7 @@ def _service(p: _Parser, d: Any, path: str, tg_names: set[str]) -> Service | Non
     if name is None or td is None or count is None:
         return None
     return Service(name, td, count, launch, tuple(lbs), cfg, grace, nc, placement["placementConstraints"],
-                   placement["placementStrategy"])
+                   placement["placementStrategy"], exec_on)
 
 
 # -- current state and the plan ------------------------------------------------------------------------
@@ -894,6 +897,10 @@ def compute_plan(stack: Stack, state: State, *, prune: bool = False) -> Plan:
             fields.append("healthCheckGracePeriodSeconds")
             details.append(f"healthCheckGracePeriodSeconds: {cur.get('healthCheckGracePeriodSeconds') or 0} → "
                            f"{s.health_check_grace_period}")
+        if bool(cur.get("enableExecuteCommand", False)) != s.enable_execute_command:
+            fields.append("enableExecuteCommand")
+            details.append(f"enableExecuteCommand: {bool(cur.get('enableExecuteCommand', False))} → "
+                           f"{s.enable_execute_command}")
         for key, want in (("networkConfiguration", s.network_configuration),
                           ("placementConstraints", s.placement_constraints),
                           ("placementStrategy", s.placement_strategy)):

@@ -146,8 +146,12 @@ def test_apply_rules_modify_prune_and_new_revision(stack, tmp_path: Path) -> Non
     # a new default action is a ModifyListener: same listener, its rules kept; stickiness reaches the rule
     doc["loadBalancers"][0]["listeners"][0]["defaultAction"] = {"fixedResponse": {"statusCode": 200, "body": "hi"}}
     rules[0]["stickiness"] = 60
+    doc["services"][0]["enableExecuteCommand"] = True
     r = apply(home, write_stack(tmp_path, doc))
-    assert kinds(r.json) == [("update", "listener", f"demo:{port}"), ("update", "rule", f"demo:{port}/10")]
+    assert kinds(r.json) == [("update", "listener", f"demo:{port}"), ("update", "rule", f"demo:{port}/10"),
+                             ("update", "service", "web")]
+    svc = run_cli(home, "describe-services", "--services", "web", "--output", "json").json["services"][0]
+    assert svc["enableExecuteCommand"] is True
     assert call("DescribeListeners", LoadBalancerArn=lb_arn)["Listeners"][0]["ListenerArn"] == listener
     got = call("DescribeRules", ListenerArn=listener)["Rules"]
     assert [x["Priority"] for x in got] == ["10", "20", "default"]

@@ -294,3 +294,17 @@ def test_compute_plan_is_pure() -> None:
     stack = parse_stack(DOC)
     compute_plan(stack, state, prune=True)
     assert state == before
+
+
+def test_enable_execute_command_is_a_service_update_and_defaults_off() -> None:
+    d = _mutated(lambda d: d["services"][0].update(enableExecuteCommand=True))
+    plan = compute_plan(parse_stack(d), current_state())
+    assert [(c.action, c.kind, c.name) for c in plan.changes] == [("update", "service", "web")]
+    assert plan.changes[0].fields == ("enableExecuteCommand",)
+    assert plan.changes[0].details == ("enableExecuteCommand: False → True",)
+    state = current_state()
+    state.services["web"]["enableExecuteCommand"] = True
+    assert plan_of(d, state) == []
+    assert plan_of(DOC, state) == [("update", "service", "web")]  # removing the line turns it off
+    with pytest.raises(StackError, match="services\\[0\\].enableExecuteCommand: must be true or false"):
+        parse_stack(_mutated(lambda d: d["services"][0].update(enableExecuteCommand="yes")))

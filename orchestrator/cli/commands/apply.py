@@ -139,7 +139,8 @@ class Executor:
                 "deploymentConfiguration": s.deployment_configuration,
                 "healthCheckGracePeriodSeconds": s.health_check_grace_period,
                 "networkConfiguration": s.network_configuration,
-                "placementConstraints": s.placement_constraints, "placementStrategy": s.placement_strategy})
+                "placementConstraints": s.placement_constraints, "placementStrategy": s.placement_strategy,
+                "enableExecuteCommand": s.enable_execute_command})
         else:
             f = set(c.fields)
             resp = self.app.call("UpdateService", {
@@ -152,7 +153,8 @@ class Executor:
                 if "healthCheckGracePeriodSeconds" in f else None,
                 "networkConfiguration": s.network_configuration if "networkConfiguration" in f else None,
                 "placementConstraints": s.placement_constraints if "placementConstraints" in f else None,
-                "placementStrategy": s.placement_strategy if "placementStrategy" in f else None})
+                "placementStrategy": s.placement_strategy if "placementStrategy" in f else None,
+                "enableExecuteCommand": s.enable_execute_command if "enableExecuteCommand" in f else None})
         self.services.append(resp["service"])
 
 
