@@ -120,8 +120,7 @@ class ControlPlane:
         with self.store.transaction():
             for t in tasks:
                 self.store.put_task(t)
-                if rr.tags:
-                    tag_ops.tag(self.store, f"task/{t.cluster}/{t.task_id}", list(rr.tags))
+                tag_ops.tag_new_task(self.store, t, rr.tags, rr.propagate_tags, rr.ecs_managed_tags)
         for t in tasks:
             self.runner.run(t, td)
         self.notify()
@@ -178,7 +177,8 @@ class ControlPlane:
             cluster=svc.cluster, task_definition=dep.task_definition, count=n, launch_type=dep.launch_type,
             started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
             platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id,
-            enable_execute_command=svc.enable_execute_command)
+            enable_execute_command=svc.enable_execute_command,
+            propagate_tags=svc.propagate_tags, ecs_managed_tags=svc.enable_ecs_managed_tags)
         try:
             tasks, failures = self._launch(
                 taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type,
@@ -218,8 +218,7 @@ class ControlPlane:
                 rec = self.store.get_instance(iid)
                 t.availability_zone = (rec.attributes.get("ecs.availability-zone") if rec else None) or None
                 self.store.put_task(t)
-                if rr.tags:
-                    tag_ops.tag(self.store, f"task/{t.cluster}/{t.task_id}", list(rr.tags))
+                tag_ops.tag_new_task(self.store, t, rr.tags, rr.propagate_tags, rr.ecs_managed_tags)
                 tasks.append(t)
         self.notify()
         wire = [{"arn": naming.container_instance_arn(region, cluster, f.instance_id) if f.instance_id else None,
@@ -237,7 +236,9 @@ class ControlPlane:
                                  started_by=P.opt_str(p, "startedBy"), group=P.opt_str(p, "group"),
                                  network_configuration=P.opt_dict(p, "networkConfiguration"),
                                  tags=tuple(P.tags_param(p)),
-                                 enable_execute_command=P.opt_bool(p, "enableExecuteCommand"))
+                                 enable_execute_command=P.opt_bool(p, "enableExecuteCommand"),
+                                 propagate_tags=task_ops.run_propagate_tags(P.opt_str(p, "propagateTags")),
+                                 ecs_managed_tags=P.opt_bool(p, "enableECSManagedTags"))
         cluster, td, _ = task_ops.prepare_run(self.store, rr)
         tasks, failures = [], []
         for ref in refs:

@@ -61,6 +61,12 @@ def _taskdef(store: Store, ref: str) -> tuple[TaskDefinitionRecord, TaskDefiniti
     return rec, td
 
 
+def _propagate(value: Any) -> str:
+    if value not in ("TASK_DEFINITION", "SERVICE", "NONE"):
+        raise InvalidParameterException("propagateTags must be one of TASK_DEFINITION, SERVICE, NONE.")
+    return str(value)
+
+
 def _deployment_config(raw: dict[str, Any] | None, base: DeploymentConfig | None = None) -> DeploymentConfig:
     cfg = DeploymentConfig(**vars(base)) if base else DeploymentConfig()
     if not raw:
@@ -160,7 +166,7 @@ def create(store: Store, clock: Clock, *, region: str, cluster_ref: str | None, 
             placement_constraints=spec.placement_constraints if _given(spec.placement_constraints) else [],
             placement_strategy=spec.placement_strategy if _given(spec.placement_strategy) else [],
             scheduling_strategy=strategy,
-            propagate_tags=spec.propagate_tags if _given(spec.propagate_tags) else "NONE",
+            propagate_tags=_propagate(spec.propagate_tags) if _given(spec.propagate_tags) else "NONE",
             enable_ecs_managed_tags=bool(spec.enable_ecs_managed_tags) if _given(spec.enable_ecs_managed_tags) else False,
             enable_execute_command=bool(spec.enable_execute_command) if _given(spec.enable_execute_command) else False)
         svc.deployments = [_new_deployment(svc, svc.task_definition, now)]
@@ -211,8 +217,13 @@ def update(store: Store, clock: Clock, *, cluster_ref: str | None, ref: str, spe
             svc.placement_constraints = spec.placement_constraints
         if _given(spec.placement_strategy):
             svc.placement_strategy = spec.placement_strategy
-        if _given(spec.enable_execute_command):  # no new deployment: tasks launched from now on get it
+        # no new deployment for these: tasks launched from now on get them
+        if _given(spec.enable_execute_command):
             svc.enable_execute_command = bool(spec.enable_execute_command)
+        if _given(spec.propagate_tags):
+            svc.propagate_tags = _propagate(spec.propagate_tags)
+        if _given(spec.enable_ecs_managed_tags):
+            svc.enable_ecs_managed_tags = bool(spec.enable_ecs_managed_tags)
         if redeploy:
             for d in svc.deployments:
                 if d.status == "PRIMARY":

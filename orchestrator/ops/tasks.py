@@ -36,6 +36,18 @@ class RunRequest:
     service_name: str | None = None
     deployment_id: str | None = None
     enable_execute_command: bool = False
+    propagate_tags: str | None = None      # TASK_DEFINITION | SERVICE (service tasks) | NONE
+    ecs_managed_tags: bool = False         # aws:ecs:clusterName (and aws:ecs:serviceName) on the task
+
+
+def run_propagate_tags(value: str | None) -> str | None:
+    """RunTask/StartTask ``propagateTags``: TASK_DEFINITION or NONE (SERVICE is for services)."""
+    if value is None or value in ("TASK_DEFINITION", "NONE"):
+        return value
+    if value == "SERVICE":
+        raise InvalidParameterException("propagateTags SERVICE is only valid for tasks launched by a service; "
+                                        "use TASK_DEFINITION or NONE.")
+    raise InvalidParameterException("propagateTags must be one of TASK_DEFINITION, SERVICE, NONE.")
 
 
 def _check_overrides(td: TaskDefinition, overrides: dict[str, Any]) -> None:

@@ -31,11 +31,14 @@ def run_task(cp: Any, req: Request) -> dict[str, Any]:
         overrides=P.opt_dict(p, "overrides"), started_by=P.opt_str(p, "startedBy"),
         group=P.opt_str(p, "group"), network_configuration=P.opt_dict(p, "networkConfiguration"),
         platform_version=P.opt_str(p, "platformVersion"), tags=tuple(P.tags_param(p)),
-        enable_execute_command=P.opt_bool(p, "enableExecuteCommand"))
+        enable_execute_command=P.opt_bool(p, "enableExecuteCommand"),
+        propagate_tags=task_ops.run_propagate_tags(P.opt_str(p, "propagateTags")),
+        ecs_managed_tags=P.opt_bool(p, "enableECSManagedTags"))
     tasks, failures = cp.run_tasks(rr, req.region, placement={
         "constraints": P.opt_list(p, "placementConstraints", item_type=dict, max_items=10),
         "strategy": P.opt_list(p, "placementStrategy", item_type=dict, max_items=5)})
-    return {"tasks": [_shape(cp, t, req.region, bool(rr.tags)) for t in tasks], "failures": failures}
+    tagged = bool(rr.tags) or rr.propagate_tags == "TASK_DEFINITION" or rr.ecs_managed_tags
+    return {"tasks": [_shape(cp, t, req.region, tagged) for t in tasks], "failures": failures}
 
 
 @operation("StartTask")

@@ -167,6 +167,10 @@ Examples:
 @click.option("--platform-version")
 @click.option("--enable-execute-command/--disable-execute-command", default=None,
               help="Whether the service's tasks allow `minecs execute-command` (default: disabled).")
+@click.option("--propagate-tags", type=click.Choice(["TASK_DEFINITION", "SERVICE", "NONE"]),
+              help="Copy the task definition's or the service's tags onto each task it launches.")
+@click.option("--enable-ecs-managed-tags/--disable-ecs-managed-tags", default=None,
+              help="Tag its tasks with aws:ecs:clusterName and aws:ecs:serviceName.")
 @click.option("--tags", multiple=True, metavar="key=K,value=V")
 @click.option("--cli-input-json", "input_json", metavar="file://PATH|JSON", help="The whole request.")
 @click.option("--wait", is_flag=True, help="Follow the deployment; exit 0 when COMPLETED, 3 if it FAILED.")
@@ -177,7 +181,8 @@ def create_service(app: App, cluster: str | None, service_name: str, task_defini
                    deployment_configuration: str | None, network_configuration: str | None,
                    load_balancers: tuple[str, ...], health_check_grace_period_seconds: int | None,
                    placement_constraints: tuple[str, ...], placement_strategy: tuple[str, ...],
-                   platform_version: str | None, enable_execute_command: bool | None, tags: tuple[str, ...],
+                   platform_version: str | None, enable_execute_command: bool | None, propagate_tags: str | None,
+                   enable_ecs_managed_tags: bool | None, tags: tuple[str, ...],
                    input_json: str | None, wait: bool, wait_timeout: float) -> None:
     """Create a service: keep DESIRED tasks of the task definition running, replacing any that stop."""
     from orchestrator.cli.commands.tasks import _list_option
@@ -193,6 +198,7 @@ def create_service(app: App, cluster: str | None, service_name: str, task_defini
         "placementConstraints": _list_option(placement_constraints, "--placement-constraints"),
         "placementStrategy": _list_option(placement_strategy, "--placement-strategy"),
         "platformVersion": platform_version, "enableExecuteCommand": enable_execute_command,
+        "propagateTags": propagate_tags, "enableECSManagedTags": enable_ecs_managed_tags,
         "tags": parse_tags(tags) or None}.items() if v is not None})
     resp = app.call("CreateService", params)
     code = wait_for_deployment(app, cluster, resp["service"], wait_timeout) if wait else ExitStatus.OK
@@ -220,6 +226,10 @@ Examples:
 @click.option("--platform-version")
 @click.option("--enable-execute-command/--disable-execute-command", default=None,
               help="Applies to tasks launched from now on (add --force-new-deployment to replace the running ones).")
+@click.option("--propagate-tags", type=click.Choice(["TASK_DEFINITION", "SERVICE", "NONE"]),
+              help="(tasks launched from now on) Copy the task definition's or the service's tags onto each task it launches.")
+@click.option("--enable-ecs-managed-tags/--disable-ecs-managed-tags", default=None,
+              help="(tasks launched from now on) Tag its tasks with aws:ecs:clusterName and aws:ecs:serviceName.")
 @click.option("--force-new-deployment/--no-force-new-deployment", default=False)
 @click.option("--wait", is_flag=True, help="Follow the deployment; exit 0 when COMPLETED, 3 if it FAILED.")
 @click.option("--wait-timeout", type=float, default=600, show_default=True)
@@ -228,7 +238,8 @@ def update_service(app: App, cluster: str | None, service: str, task_definition:
                    desired_count: int | None, deployment_configuration: str | None,
                    network_configuration: str | None, load_balancers: tuple[str, ...],
                    health_check_grace_period_seconds: int | None, platform_version: str | None,
-                   enable_execute_command: bool | None, force_new_deployment: bool, wait: bool,
+                   enable_execute_command: bool | None, propagate_tags: str | None,
+                   enable_ecs_managed_tags: bool | None, force_new_deployment: bool, wait: bool,
                    wait_timeout: float) -> None:
     """Change a service: desired count (scale), or a new deployment (task definition, network, force)."""
     params = {"cluster": cluster, "service": service, "taskDefinition": task_definition,
@@ -239,6 +250,7 @@ def update_service(app: App, cluster: str | None, service: str, task_definition:
               "loadBalancers": _load_balancers(load_balancers),
               "healthCheckGracePeriodSeconds": health_check_grace_period_seconds,
               "platformVersion": platform_version, "enableExecuteCommand": enable_execute_command,
+              "propagateTags": propagate_tags, "enableECSManagedTags": enable_ecs_managed_tags,
               "forceNewDeployment": force_new_deployment or None}
     resp = app.call("UpdateService", params)
     code = wait_for_deployment(app, cluster, resp["service"], wait_timeout) if wait else ExitStatus.OK

@@ -101,6 +101,9 @@ Examples:
 @click.option("--tags", multiple=True, metavar="key=K,value=V")
 @click.option("--enable-execute-command", is_flag=True, default=None,
               help="Allow `minecs execute-command` into the tasks' containers.")
+@click.option("--propagate-tags", type=click.Choice(["TASK_DEFINITION", "NONE"]),
+              help="Copy the task definition's tags onto the tasks.")
+@click.option("--enable-ecs-managed-tags", is_flag=True, default=None, help="Tag the tasks with aws:ecs:clusterName.")
 @click.option("--wait", is_flag=True, help="Wait until the tasks are RUNNING (exit 3 if one fails to start).")
 @click.option("--wait-timeout", type=float, default=300, show_default=True, help="Seconds, with --wait.")
 @click.pass_obj
@@ -108,13 +111,15 @@ def run_task(app: App, cluster: str | None, task_definition: str, count: int | N
              overrides: str | None, network_configuration: str | None, started_by: str | None,
              group: str | None, platform_version: str | None, placement_constraints: tuple[str, ...],
              placement_strategy: tuple[str, ...], tags: tuple[str, ...], enable_execute_command: bool | None,
-             wait: bool, wait_timeout: float) -> None:
+             propagate_tags: str | None, enable_ecs_managed_tags: bool | None, wait: bool,
+             wait_timeout: float) -> None:
     """Run tasks from a task definition. Returns at once (PROVISIONING/PENDING) unless --wait. Exits 2 when
     some of the tasks could not be placed (listed as failures), 3 when --wait sees a task fail to start."""
     params: dict[str, Any] = {
         "cluster": cluster, "taskDefinition": task_definition, "count": count, "launchType": launch_type,
         "startedBy": started_by, "group": group, "platformVersion": platform_version,
         "tags": parse_tags(tags) or None, "enableExecuteCommand": enable_execute_command or None,
+        "propagateTags": propagate_tags, "enableECSManagedTags": enable_ecs_managed_tags or None,
         "overrides": load_document(overrides, "--overrides") if overrides else None,
         "networkConfiguration": parse_shorthand_value(network_configuration, "--network-configuration")
         if network_configuration else None,
