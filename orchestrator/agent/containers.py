@@ -52,6 +52,11 @@ from orchestrator.runtime.driver import ContainerSpec, HealthSpec, PortPublish, 
 
 PAUSE_IMAGE = "minecs/pause:latest"
 PAUSE_NAME = "~internal~ecs~pause"
+#: Where the pause container serves the task metadata endpoint (127.0.0.1 of the task's namespace): the ECS
+#: agent's own port, which ECS reserves on every instance (ECS_RESERVED_PORTS), so tasks do not use it.
+METADATA_PORT = 51679
+#: Where the runner writes the metadata JSON in the pause container (the image's CGI reads it there).
+METADATA_DIR = "/meta/data"
 ROLE_VOLUME = "volume"  # minecs.role of a task-scoped volume
 MIB = 1024 * 1024
 _MAX_VOLUME_BASE = 200  # a local volume is a directory: keep its name well under 255 bytes
@@ -103,7 +108,8 @@ def creation_order(td: Any) -> tuple[str, ...]:
     return tuple(order)
 
 
-def _docker_name(task: TaskRecord, container: str) -> str:
+def docker_name(task: TaskRecord, container: str) -> str:
+    """The Docker name of ``task``'s container ``container`` (the ECS agent's ``ecs-<family>-<rev>-...``)."""
     clean = re.sub(r"[^A-Za-z0-9-]", "", container) or "c"
     return f"ecs-{task.family}-{task.revision}-{clean}-{task.task_id[:20]}"
 
@@ -123,6 +129,11 @@ def _task_labels(task: TaskRecord, placement: Placement) -> dict[str, str]:
 
 def labels_for(task: TaskRecord, container: str, placement: Placement, *, role: str = "container") -> dict[str, str]:
     return {**_task_labels(task, placement), naming.LABEL_CONTAINER_NAME: container, naming.LABEL_ROLE: role}
+
+
+def container_labels(task: TaskRecord, c: Any, placement: Placement) -> dict[str, str]:
+    """The labels of container ``c``'s Docker container: its ``dockerLabels``, then minecs's."""
+    return {**(c.docker_labels or {}), **labels_for(task, c.name, placement)}
 
 
 # -- volumes --------------------------------------------------------------------------------------
@@ -200,7 +211,7 @@ def _volume_mounts(td: Any, task: TaskRecord, c: Any, placement: Placement) -> t
 
 
 def _volumes_from(task: TaskRecord, c: Any) -> tuple[str, ...]:
-    return tuple(_docker_name(task, v.source_container) + (":ro" if v.read_only else "") for v in c.volumes_from)
+    return tuple(docker_name(task, v.source_container) + (":ro" if v.read_only else "") for v in c.volumes_from)
 
 
 def _override(task: TaskRecord, name: str) -> Mapping[str, Any]:
@@ -217,18 +228,26 @@ def task_size(td: Any, task: TaskRecord) -> tuple[int | None, int | None]:
     return (int(cpu) if cpu else td.cpu), (int(mem) if mem else td.memory)
 
 
-def env_for(task: TaskRecord, c: Any, placement: Placement) -> dict[str, str]:
+def metadata_uri(task: TaskRecord, container: str, version: int = 4) -> str:
+    """The task metadata endpoint of ``container``: the pause container of an awsvpc task serves it on
+    ``127.0.0.1:METADATA_PORT`` inside the task's own network namespace (see images/pause)."""
+    return f"http://127.0.0.1:{METADATA_PORT}/cgi-bin/v{version}/{task.task_id}-{container}"
+
+
+def env_for(task: TaskRecord, c: Any, placement: Placement, *, metadata: bool = True) -> dict[str, str]:
     """The container's environment: definition, then overrides, then what the ECS agent injects
     (``AWS_REGION``/``AWS_DEFAULT_REGION`` and the metadata URIs only when the user did not set them;
-    ``AWS_EXECUTION_ENV`` always, as the agent does)."""
+    ``AWS_EXECUTION_ENV`` always, as the agent does). The metadata URIs (V4, and V3 pointing at the same
+    v4-shaped endpoint) only when ``metadata``: only awsvpc tasks have a pause container to serve them."""
     env = dict(c.environment)
     for item in _override(task, c.name).get("environment", []) or []:
         env[item["name"]] = item.get("value", "")
     env.setdefault("AWS_REGION", task.region)
     env.setdefault("AWS_DEFAULT_REGION", task.region)
     env["AWS_EXECUTION_ENV"] = placement.execution_env
-    env.setdefault("ECS_CONTAINER_METADATA_URI_V4", f"http://169.254.170.2/v4/{task.task_id}-{c.name}")
-    env.setdefault("ECS_CONTAINER_METADATA_URI", f"http://169.254.170.2/v3/{task.task_id}-{c.name}")
+    if metadata:
+        env.setdefault("ECS_CONTAINER_METADATA_URI_V4", metadata_uri(task, c.name, 4))
+        env.setdefault("ECS_CONTAINER_METADATA_URI", metadata_uri(task, c.name, 3))
     return env
 
 
@@ -267,12 +286,12 @@ def container_spec(td: Any, task: TaskRecord, c: Any, placement: Placement, *,
         links = tuple(_link(task, link) for link in c.links)
     log = c.log_configuration or {}
     return ContainerSpec(
-        name=_docker_name(task, c.name),
+        name=docker_name(task, c.name),
         image=c.image,
-        labels={**(c.docker_labels or {}), **labels_for(task, c.name, placement)},
+        labels=container_labels(task, c, placement),
         command=tuple(o["command"]) if o.get("command") else (tuple(c.command) if c.command else None),
         entrypoint=tuple(c.entry_point) if c.entry_point else None,
-        env=env_for(task, c, placement),
+        env=env_for(task, c, placement, metadata=td.network_mode == "awsvpc"),
         network=net,
         hostname=hostname,
         ports=ports,
@@ -302,7 +321,7 @@ def container_spec(td: Any, task: TaskRecord, c: Any, placement: Placement, *,
 
 def _link(task: TaskRecord, link: str) -> tuple[str, str]:
     name, _, alias = link.partition(":")
-    return _docker_name(task, name), alias or name
+    return docker_name(task, name), alias or name
 
 
 def pause_spec(td: Any, task: TaskRecord, placement: Placement, network: str) -> ContainerSpec:
@@ -311,7 +330,7 @@ def pause_spec(td: Any, task: TaskRecord, placement: Placement, network: str) ->
     ports = tuple(PortPublish(p.container_port, p.protocol, placement.host_ip, None)
                   for c in td.containers for p in c.port_mappings)
     return ContainerSpec(
-        name=_docker_name(task, "internalecspause"),
+        name=docker_name(task, "internalecspause"),
         image=PAUSE_IMAGE,
         labels=labels_for(task, PAUSE_NAME, placement, role="pause"),
         network=network,

@@ -49,6 +49,7 @@ class Observed:
     started_at: float | None = None
     finished_at: float | None = None
     error: str | None = None  # a create/start failure (ends the task)
+    created_at: float | None = None  # when the engine created it (the metadata endpoint's CreatedAt)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ Effects live here; decisions come from ``lifecycle.step``. Threads:
 * the timer thread wakes tasks whose deadlines passed (dependency ``startTimeout``), resyncs with
   Docker every ``resync_interval`` seconds as a safety net (missed events, orphans), and removes the
   containers and task-scoped volumes of tasks stopped longer than ``cleanup_wait``.
+* the metadata writer thread (``MetadataWriter``) writes an awsvpc task's metadata JSON
+  (``metadata.files``) into its pause container, which serves ``ECS_CONTAINER_METADATA_URI_V4`` inside
+  the task's namespace, after each reported change (debounced: off the start path; a failed write is logged).
 
 Orphans are containers and task-scoped volumes carrying this runner's ``minecs.instance`` label whose
 task it does not hold; ``adopt`` and every resync remove them (volumes after containers, as Docker
@@ -33,6 +36,8 @@ from typing import Any, Protocol
 
 from orchestrator import naming
 from orchestrator.agent import containers as C
+from orchestrator.agent import metadata as M
+from orchestrator.agent.metadata_writer import MetadataWriter
 from orchestrator.agent.pool import ROLE_POOL, PausePool
 from orchestrator.agent.lifecycle import (Create, Deprovision, Fail, Observed, Phase, Plan, Provision, Remove,
                                           Start, Stop, derive, step)
@@ -77,6 +82,7 @@ class _Managed:
     again: bool = False
     cleanup_at: float | None = None
     pause_state: ContainerState | None = None  # last inspect of the running pause (its port bindings)
+    created: dict[str, float] = field(default_factory=dict)  # container name -> Docker's create time
 
 
 class TaskRunner:
@@ -102,11 +108,13 @@ class TaskRunner:
         self._volume_filter = {**self._label_filter, naming.LABEL_ROLE: C.ROLE_VOLUME}
         self.pool = pool
         self._pause_owner: dict[str, str] = {}  # pause container ID → task ID (pool pauses have no task label)
+        self.metadata = MetadataWriter(driver, C.METADATA_DIR)
 
     # -- public API -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self._events = self.driver.events(self._label_filter)
+        self.metadata.start()
         if self.pool is not None:
             self.pool.start()
         for i in range(self._workers):
@@ -126,6 +134,7 @@ class TaskRunner:
             self._queue.put(None)
         for t in self._threads:
             t.join(timeout=5)
+        self.metadata.stop()
 
     def run(self, task: TaskRecord, td: Any) -> None:
         """Take a new task (desired RUNNING) and start working on it."""
@@ -178,6 +187,7 @@ class TaskRunner:
             if task.last_status == TaskStatus.STOPPED:  # finished: only its clean-up is left to do
                 m.cleanup_at = (task.stopped_at or self.clock.now()) + self.cleanup_wait
                 continue
+            self._publish(m)  # what changed while no runner held it
             self._wake(task.task_id)
         referenced = set(self._pause_owner)
         for task_id, group in by_task.items():
@@ -390,7 +400,8 @@ class TaskRunner:
             phase = Phase.STOPPED
         return Observed(phase=phase, runtime_id=s.id, exit_code=s.exit_code if phase == Phase.STOPPED else None,
                         oom_killed=s.oom_killed, health=s.health, started_at=s.started_at,
-                        finished_at=s.finished_at if phase == Phase.STOPPED else None)
+                        finished_at=s.finished_at if phase == Phase.STOPPED else None,
+                        created_at=s.created_at or None)
 
     def _refresh(self, m: _Managed) -> None:
         with self._lock:
@@ -548,7 +559,7 @@ class TaskRunner:
         try:
             cid = self._create_or_adopt(C.container_spec(m.td, t, c, self.placement, pause_id=pause_id,
                                                          network=network))
-            m.obs[name] = Observed(phase=Phase.CREATED, runtime_id=cid)
+            m.obs[name] = Observed(phase=Phase.CREATED, runtime_id=cid, created_at=self.clock.now())
         except RuntimeDriverError as e:
             m.obs[name].error = _reason("CannotCreateContainerError", e)
 
@@ -634,6 +645,23 @@ class TaskRunner:
         if t != before:
             t.version += 1
             self.reporter.report(copy.deepcopy(t))
+            self._publish(m)
+
+    def _publish(self, m: _Managed) -> None:
+        """Hand the task's metadata files to the writer, for its running pause container (awsvpc only:
+        other modes have no pause container, and their containers get no metadata URIs)."""
+        p = m.pause
+        if not m.plan.awsvpc or p is None or not p.runtime_id or p.phase != Phase.RUNNING:
+            return
+        for name, o in m.obs.items():
+            if o.created_at is not None:
+                m.created[name] = o.created_at
+        try:
+            files = M.files(m.task, m.td, self.placement, created_at=m.created)
+        except Exception:  # a bug here must not stop the task
+            log.exception("task %s: could not build its metadata", m.task.task_id)
+            return
+        self.metadata.submit(m.task.task_id, p.runtime_id, files)
 
     def _cleanup(self, m: _Managed) -> None:
         """Remove a stopped task's containers, then its task-scoped volumes (its record stays describable in

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import builtins
 import calendar
+import io
 import re
+import tarfile
+import time
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -44,6 +47,7 @@ from orchestrator.runtime.driver import (
     RuntimeEvent,
     VolumeMount,
     VolumeSummary,
+    check_file_paths,
 )
 
 #: The API version we speak. Pinned (not "auto") so building a driver never talks to the daemon, and
@@ -218,6 +222,28 @@ def _mount(volume: VolumeMount) -> Mount:
     return Mount(target=volume.target, source=volume.source, type="volume", read_only=volume.read_only,
                  labels=dict(volume.labels) or None,
                  driver_config=DriverConfig(volume.driver, dict(volume.driver_opts) or None))
+
+
+def files_archive(files: Mapping[str, bytes]) -> bytes:
+    """An uncompressed tar of ``files`` (relative path -> content; parents included as directories)."""
+    buf = io.BytesIO()
+    now = time.time()
+    dirs: set[str] = set()
+    check_file_paths(files)
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, content in files.items():
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in dirs:
+                    dirs.add(d)
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+                    tar.addfile(info)
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(content), 0o644, now
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
 
 
 class DockerEventStream:
@@ -481,6 +507,13 @@ class DockerDriver:
             output = self._api.exec_start(created["Id"])
             code = self._api.exec_inspect(created["Id"]).get("ExitCode")
         return (int(code) if code is not None else -1), bytes(output or b"")
+
+    def put_files(self, ref: str, dest: str, files: Mapping[str, bytes]) -> None:
+        archive = files_archive(files)
+        with _mapped(ref):
+            ok = self._api.put_archive(ref, dest, archive)
+        if not ok:
+            raise RuntimeDriverError(f"could not write files into {dest} of container {ref}")
 
     # -- networks ----------------------------------------------------------------------------------
 

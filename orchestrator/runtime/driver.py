@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from orchestrator.errors import RuntimeDriverError
+
 #: Docker's container statuses, in the order a container usually passes through them.
 STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
@@ -36,6 +38,14 @@ STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", 
 EVENT_KINDS = frozenset(
     {"create", "start", "die", "oom", "health", "destroy", "stop", "kill", "pause", "unpause", "restart"}
 )
+
+
+def check_file_paths(files: Mapping[str, bytes]) -> None:
+    """``put_files`` paths are relative, without ``.``/``..``/empty parts; else ``RuntimeDriverError``."""
+    for path in files:
+        parts = path.split("/")
+        if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise RuntimeDriverError(f"not a relative file path: {path!r}")
 
 
 @dataclass(frozen=True)
@@ -295,6 +305,17 @@ class ContainerDriver(Protocol):
 
     def exec_run(self, ref: str, cmd: builtins.list[str]) -> tuple[int, bytes]:
         """Run ``cmd`` inside a running container; return its exit code and combined output."""
+
+    def put_files(self, ref: str, dest: str, files: Mapping[str, bytes]) -> None:
+        """Write ``files`` (relative path -> content, mode 0644) under the directory ``dest`` of the
+        container, running or not, replacing files of the same name and creating missing parent
+        directories below ``dest`` (``docker cp`` of an in-memory archive). Each file is replaced whole,
+        but a concurrent reader may see it empty for a moment: readers must allow for that.
+
+        Raises:
+            ContainerNotFoundError: no such container.
+            RuntimeDriverError: ``dest`` is not a directory in the container, or a path is not relative.
+        """
 
     def volume_exists(self, name: str) -> bool:
         """Whether a named volume ``name`` exists."""

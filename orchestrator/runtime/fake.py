@@ -18,6 +18,7 @@ the ``clock`` callable (default ``time.time``), so a fake clock makes event time
 from __future__ import annotations
 
 import builtins
+import posixpath
 import queue
 import re
 import signal as signals
@@ -32,7 +33,7 @@ from typing import Any
 
 from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
 from orchestrator.runtime.driver import (ContainerSpec, ContainerState, ContainerSummary, PortBinding, RuntimeEvent,
-                                         VolumeSummary)
+                                         VolumeSummary, check_file_paths)
 
 _NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _FIRST_DYNAMIC_PORT = 32768  # where Docker's ephemeral range starts
@@ -99,6 +100,7 @@ class _Container:
     ports: tuple[PortBinding, ...] = ()
     log: list[tuple[float, bytes]] = field(default_factory=list)
     volumes: frozenset[str] = frozenset()  # named volumes it uses (its own mounts and volumes_from's)
+    files: dict[str, bytes] = field(default_factory=dict)  # absolute path -> content, from put_files
 
     @property
     def running(self) -> bool:
@@ -212,6 +214,11 @@ class FakeDriver:
             if c.health != status:
                 c.health = status
                 self._emit("health", c, health=status)
+
+    def files(self, ref: str) -> dict[str, bytes]:
+        """The files ``put_files`` wrote into a container (absolute path -> content), latest write wins."""
+        with self._lock:
+            return dict(self._get(ref).files)
 
     def spec_of(self, ref: str) -> ContainerSpec:
         """The spec a container was created from (what an agent test asserts on)."""
@@ -544,6 +551,16 @@ class FakeDriver:
                 raise RuntimeDriverError(f"Container {c.id} is not running")
             handler = self._exec_handler
         return handler(c.id, list(cmd))
+
+    def put_files(self, ref: str, dest: str, files: Mapping[str, bytes]) -> None:
+        """Keeps the files in memory (see ``files``); the image's filesystem is not modelled, so any
+        ``dest`` is taken to exist."""
+        self._record("put_files", ref, dest, tuple(sorted(files)))
+        check_file_paths(files)
+        with self._lock:
+            c = self._get(ref)
+            for path, content in files.items():
+                c.files[posixpath.join("/", dest, path)] = bytes(content)
 
     # -- ContainerDriver: networks -----------------------------------------------------------------
 

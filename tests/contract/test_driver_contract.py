@@ -669,3 +669,34 @@ def test_volumes_from_mounts_the_source_volumes_which_must_exist(sc: Scenario) -
     d.remove(follower, force=True)
     d.remove_volume(name)
     assert not d.volume_exists(name)
+
+
+# -- files ---------------------------------------------------------------------------------------------
+
+
+def _read_file(sc: Scenario, cid: str, path: str) -> bytes | None:
+    """A file's content inside the container (Docker: ``cat`` through exec; the fake: what it kept)."""
+    if isinstance(sc.driver, FakeDriver):
+        return sc.driver.files(cid).get(path)
+    code, out = sc.driver.exec_run(cid, ["cat", path])
+    return out if code == 0 else None
+
+
+def test_put_files_writes_and_replaces_files_in_a_container(sc: Scenario) -> None:
+    d = sc.driver
+    cid = sc.run()
+    d.put_files(cid, "/", {"meta/data/task.json": b'{"a": 1}\n', "meta/data/containers/x-app.json": b"{}"})
+    assert _read_file(sc, cid, "/meta/data/task.json") == b'{"a": 1}\n'
+    assert _read_file(sc, cid, "/meta/data/containers/x-app.json") == b"{}"
+    d.put_files(cid, "/meta/data", {"task.json": b"{}"})  # replaced whole: shorter content, no leftovers
+    assert _read_file(sc, cid, "/meta/data/task.json") == b"{}"
+    assert _read_file(sc, cid, "/meta/data/containers/x-app.json") == b"{}"
+    with pytest.raises(RuntimeDriverError):
+        d.put_files(cid, "/", {"../escape": b"x"})
+    with pytest.raises(ContainerNotFoundError):
+        d.put_files(f"minecs-test-{RUN_ID[:8]}-no-such-container", "/", {"f": b"x"})
+    d.kill(cid)
+    sc.wait_exited(cid)
+    d.put_files(cid, "/meta", {"after-exit": b"still works"})  # a stopped container's filesystem is kept
+    if sc.is_fake:
+        assert _read_file(sc, cid, "/meta/after-exit") == b"still works"

@@ -148,8 +148,25 @@ def test_injected_environment():
     assert s.env["AWS_EXECUTION_ENV"] == "AWS_ECS_FARGATE"
     assert s.env["AWS_REGION"] == REGION
     assert s.env["AWS_DEFAULT_REGION"] == REGION
-    assert s.env["ECS_CONTAINER_METADATA_URI_V4"].startswith("http://169.254.170.2/v4/")
-    assert t.task_id in s.env["ECS_CONTAINER_METADATA_URI_V4"]
+    # served by the pause container inside the task's own namespace (127.0.0.1 there, not the host's)
+    assert s.env["ECS_CONTAINER_METADATA_URI_V4"] == f"http://127.0.0.1:51679/cgi-bin/v4/{t.task_id}-web"
+    assert s.env["ECS_CONTAINER_METADATA_URI"] == f"http://127.0.0.1:51679/cgi-bin/v3/{t.task_id}-web"
+
+
+def test_only_awsvpc_tasks_get_metadata_uris():
+    """Bridge, host and none tasks have no pause container to serve the endpoint: no URIs rather than
+    URIs that point at nothing."""
+    for mode in ("bridge", "host", "none"):
+        td = taskdef(ctr(memory=128), networkMode=mode)
+        s = C.container_spec(td, task(td), td.containers[0], PLACEMENT, pause_id=None, network=None)
+        assert "ECS_CONTAINER_METADATA_URI_V4" not in s.env and "ECS_CONTAINER_METADATA_URI" not in s.env, mode
+        assert s.env["AWS_REGION"] == REGION
+
+
+def test_user_set_metadata_uri_is_kept():
+    td = fargate(ctr(environment=[{"name": "ECS_CONTAINER_METADATA_URI_V4", "value": "http://mine"}]))
+    s = C.container_spec(td, task(td), td.containers[0], PLACEMENT, pause_id="p", network=None)
+    assert s.env["ECS_CONTAINER_METADATA_URI_V4"] == "http://mine"
 
 
 def test_execution_env_follows_placement():

@@ -169,6 +169,56 @@ def test_bridge_task_publishes_dynamic_ports(env):
     assert not env.driver.list({naming.LABEL_ROLE: "pause"})
 
 
+# -- the task metadata endpoint ---------------------------------------------------------------------
+
+
+def _metadata(env, pause_id: str) -> dict:
+    """The task JSON the runner wrote into the pause container (``{}`` before the first write)."""
+    import json
+    raw = env.driver.files(pause_id).get(f"{C.METADATA_DIR}/task.json")
+    return json.loads(raw) if raw else {}
+
+
+def test_metadata_is_written_into_the_pause_container_as_the_task_changes(env):
+    runner = env.runner()
+    t = env.run(runner, fargate(*WEB_AND_LOG))
+    last = env.wait_status(t.task_id, TaskStatus.RUNNING)
+    pause = last.attachment.pause_runtime_id
+    doc = wait_for(lambda: (d := _metadata(env, pause)).get("KnownStatus") == "RUNNING" and d, TIMEOUT, 0.01,
+                   "RUNNING metadata")
+    assert doc["TaskARN"] == naming.task_arn(REGION, "default", t.task_id)
+    assert [(c["Name"], c["DockerId"], c["KnownStatus"]) for c in doc["Containers"]] == [
+        ("web", env.rid(t.task_id, "web"), "RUNNING"), ("log", env.rid(t.task_id, "log"), "RUNNING")]
+    files = env.driver.files(pause)
+    assert f"{C.METADATA_DIR}/containers/{t.task_id}-web.json" in files
+    spec = env.driver.spec_of(env.rid(t.task_id, "web"))
+    assert spec.env["ECS_CONTAINER_METADATA_URI_V4"] == C.metadata_uri(last, "web")
+    # a change after RUNNING is written too
+    env.driver.exit(env.rid(t.task_id, "log"), 0)
+    wait_for(lambda: _metadata(env, pause)["Containers"][1]["KnownStatus"] == "STOPPED", TIMEOUT, 0.01,
+             "STOPPED log container in the metadata")
+    assert _metadata(env, pause)["Containers"][1]["ExitCode"] == 0
+
+
+def test_a_failed_metadata_write_does_not_fail_the_task(env):
+    for _ in range(20):
+        env.driver.fail_next("put_files", RuntimeDriverError("disk full"))
+    runner = env.runner()
+    t = env.run(runner, fargate(*WEB_AND_LOG))
+    last = env.wait_status(t.task_id, TaskStatus.RUNNING)
+    wait_for(runner.metadata.idle, TIMEOUT, 0.01, "metadata writer idle")
+    assert last.stop_code is None and env.reporter.status(t.task_id) == TaskStatus.RUNNING
+
+
+def test_bridge_tasks_get_no_metadata_uris_and_no_writes(env):
+    runner = env.runner()
+    t = env.run(runner, taskdef(ctr(memory=64)))
+    env.wait_status(t.task_id, TaskStatus.RUNNING)
+    spec = env.driver.spec_of(env.rid(t.task_id, "web"))
+    assert "ECS_CONTAINER_METADATA_URI_V4" not in spec.env
+    assert not [c for c in env.driver.calls if c[0] == "put_files"]
+
+
 # -- exits ----------------------------------------------------------------------------------------
 
 
