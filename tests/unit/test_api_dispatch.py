@@ -84,3 +84,18 @@ def test_paginate_walks_every_item_once(n, size, pages) -> None:
 def test_paginate_rejects_forged_tokens() -> None:
     with pytest.raises(InvalidParameterException):
         P.paginate([1, 2], {"nextToken": "bm9wZQ=="})
+
+
+def test_the_cli_starts_without_the_server_side_modules() -> None:
+    """Every command pays for what ``minecs`` imports before it runs (run-task's latency is mostly CLI
+    start-up): the server side (ops, store, model, stack, lb), Docker, SQLite, YAML and rich are imported
+    only by the commands that use them."""
+    import subprocess
+    import sys
+    code = ("import sys, orchestrator.cli.main\n"
+            "heavy = ('orchestrator.ops', 'orchestrator.store', 'orchestrator.model', 'orchestrator.stack',\n"
+            "         'orchestrator.lb', 'orchestrator.agent', 'orchestrator.runtime', 'orchestrator.controlplane')\n"
+            "print([m for m in sys.modules if m.startswith(heavy) or m in ('docker', 'sqlite3', 'yaml', 'rich')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

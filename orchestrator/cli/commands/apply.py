@@ -14,7 +14,10 @@ import click
 from orchestrator.cli.main import App, ExitStatus
 from orchestrator.cli.output import Output
 from orchestrator.errors import ClientError
-from orchestrator.stack import Change, Plan, Stack, StackError, State, compute_plan, parse_stack_text
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when the command runs: the stack module is heavy for every other command's start-up
+    from orchestrator.stack import Change, Plan, Stack, State
 
 
 def _lb(app: App, op: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -23,6 +26,7 @@ def _lb(app: App, op: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def fetch_state(app: App, stack: Stack) -> State:
     """The current documents of everything the stack names (and the listeners/rules of its load balancers)."""
+    from orchestrator.stack import State
     st = State()
     families = {td.family for td in stack.task_definitions} | \
         {s.task_definition.split(":")[0] for s in stack.services}
@@ -188,6 +192,7 @@ def apply(app: App, path: str, dry_run: bool, wait: bool, wait_timeout: float, p
     """Converge the control plane to a stack file: task definitions, target groups, load balancers,
     listeners, rules and services. Idempotent: a second apply changes nothing."""
     from orchestrator.cli.commands.services import wait_for_deployment
+    from orchestrator.stack import StackError, compute_plan, parse_stack_text
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
     except OSError as e:

@@ -15,7 +15,6 @@ from orchestrator.cli.inputs import load_document, parse_shorthand_value, parse_
 from orchestrator.cli.main import App, ExitStatus
 from orchestrator.cli.output import Output, age, short_arn
 from orchestrator.errors import ClientException, MinecsError
-from orchestrator.ops import execute
 
 
 def _task_id(arn: str) -> str:
@@ -292,8 +291,9 @@ def execute_command(app: App, cluster: str | None, task: str, container: str | N
         raise click.UsageError("Missing option '--interactive' / '--non-interactive'.")
     resp = app.call("ExecuteCommand", {"cluster": cluster, "task": task, "container": container,
                                        "command": command, "interactive": interactive})
+    from orchestrator.ops.execute import docker_id_of, split_command  # here: heavy for the CLI start-up
     url = (resp.get("session") or {}).get("streamUrl", "")
-    docker_id = execute.docker_id_of(url)
+    docker_id = docker_id_of(url)
     if docker_id is None:
         raise MinecsError(f"the control plane returned a session minecs cannot attach to: {url!r}.")
     docker = shutil.which("docker")
@@ -301,7 +301,7 @@ def execute_command(app: App, cluster: str | None, task: str, container: str | N
         raise MinecsError("the docker CLI was not found on PATH; execute-command attaches with `docker exec`.",
                           code="DockerCliNotFound")
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    argv = [docker, "exec", "-it" if tty else "-i", docker_id, *execute.split_command(command)]
+    argv = [docker, "exec", "-it" if tty else "-i", docker_id, *split_command(command)]
     if tty:
         app.out.note(f"Starting session with SessionId: {resp['session'].get('sessionId', '')}")
     sys.stdout.flush()
