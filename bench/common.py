@@ -505,20 +505,27 @@ class MinecsHome:
         ``stable`` seconds, none half-created — so background work the last run triggered (the runner
         refilling its warm pool of pause containers) does not overlap the next timed run. Returns the
         seconds waited; gives up quietly after ``timeout``."""
-        t0 = time.monotonic()
-        last: str | None = None
-        since = t0
-        while True:
-            snap = docker("ps", "-a", "--no-trunc", "--filter", f"label={LABEL_INSTANCE}={self.instance_label}",
-                          "--format", "{{.ID}} {{.State}}", check=False)
-            now = time.monotonic()
-            if snap != last:
-                last, since = snap, now
-            elif now - since >= stable and " created" not in snap and " restarting" not in snap:
-                return now - t0
-            if now - t0 >= timeout:
-                return now - t0
-            time.sleep(0.1)
+        return quiesce_label(self.instance_label, stable=stable, timeout=timeout)
+
+
+def quiesce_label(instance_label: str, *, stable: float = 0.5, timeout: float = 20.0) -> float:
+    """Wait until the containers labelled ``minecs.instance=<instance_label>`` stop changing — the same
+    containers in the same states for ``stable`` seconds, none half-created. Returns the seconds waited;
+    gives up quietly after ``timeout``."""
+    t0 = time.monotonic()
+    last: str | None = None
+    since = t0
+    while True:
+        snap = docker("ps", "-a", "--no-trunc", "--filter", f"label={LABEL_INSTANCE}={instance_label}",
+                      "--format", "{{.ID}} {{.State}}", check=False)
+        now = time.monotonic()
+        if snap != last:
+            last, since = snap, now
+        elif now - since >= stable and " created" not in snap and " restarting" not in snap:
+            return now - t0
+        if now - t0 >= timeout:
+            return now - t0
+        time.sleep(0.1)
 
 
 # -- the test workload: a busybox loop that exits at once on SIGTERM --------------------------------
@@ -789,20 +796,7 @@ class Swarm:
 
     def quiesce(self, *, stable: float = 0.5, timeout: float = 20.0) -> float:
         """Wait until the bench's swarm containers stop changing for ``stable`` seconds."""
-        t0 = time.monotonic()
-        last: str | None = None
-        since = t0
-        while True:
-            snap = docker("ps", "-a", "--no-trunc", "--filter", f"label={LABEL_INSTANCE}={self.label}",
-                          "--format", "{{.ID}} {{.State}}", check=False)
-            now = time.monotonic()
-            if snap != last:
-                last, since = snap, now
-            elif now - since >= stable and " created" not in snap and " restarting" not in snap:
-                return now - t0
-            if now - t0 >= timeout:
-                return now - t0
-            time.sleep(0.1)
+        return quiesce_label(self.label, stable=stable, timeout=timeout)
 
     def cleanup(self) -> None:
         """Remove every service (and wait for the containers) carrying this bench's label."""

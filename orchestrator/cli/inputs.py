@@ -147,3 +147,13 @@ class _Shorthand:
         while self.i < len(self.s) and self.s[self.i] not in stops:
             self.i += 1
         return self.s[start:self.i].strip().strip("'\"")
+
+
+def parse_shorthand_list(values: tuple[str, ...], option: str) -> list[Any]:
+    """A repeatable list option (``--placement-constraints``, ``--attributes``): each value is shorthand or
+    JSON, a JSON list contributing its items."""
+    out: list[Any] = []
+    for v in values:
+        doc = parse_shorthand_value(v, option)
+        out.extend(doc if isinstance(doc, list) else [doc])
+    return out

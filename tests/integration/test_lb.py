@@ -130,6 +130,14 @@ def test_rules_fixed_response_redirect_and_weights(lb) -> None:
             "TargetGroups": [{"TargetGroupArn": tg}],
             "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 0}}}])
     assert get(base + "/other")[0:2] == (200, b"new default")  # the rejected change wrote nothing
+    # DeleteListener takes its rules with it, and closes the port
+    rule_arn = call("DescribeRules", ListenerArn=listener)["Rules"][0]["RuleArn"]
+    call("DeleteListener", ListenerArn=listener)
+    with pytest.raises(MinecsError, match="One or more rules not found") as gone:
+        call("DescribeRules", RuleArns=[rule_arn])
+    assert gone.value.code == "RuleNotFound"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 def _load(url: str, stop: threading.Event, results: list[int]) -> None:

@@ -106,9 +106,7 @@ class Executor:
             _lb(self.app, "ModifyListener", {"ListenerArn": c.current["ListenerArn"],
                                              "DefaultActions": [c.spec.default_action.to_elb(self.tg_arns)]})
             return
-        if c.action == "delete":
-            for r in c.current.get("Rules") or []:
-                _lb(self.app, "DeleteRule", {"RuleArn": r["RuleArn"]})
+        if c.action == "delete":  # its rules go with it (DeleteListener)
             _lb(self.app, "DeleteListener", {"ListenerArn": c.current["ListenerArn"]})
             self.listener_arns.pop(c.port, None)
         if c.action == "create":

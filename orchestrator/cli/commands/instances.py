@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.inputs import parse_shorthand_value
+from orchestrator.cli.inputs import parse_shorthand_list
 from orchestrator.cli.main import App
 from orchestrator.cli.output import Output, age
 from orchestrator.errors import ClientException
@@ -253,21 +253,13 @@ def deregister_container_instance(app: App, cluster: str | None, container_insta
                  instances_table)
 
 
-def _attributes(values: tuple[str, ...], option: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for v in values:
-        doc = parse_shorthand_value(v, option)
-        out.extend(doc if isinstance(doc, list) else [doc])
-    return out
-
-
 @click.command("put-attributes", epilog="Example: minecs put-attributes --attributes name=stack,value=prod,targetId=ID")
 @click.option("--cluster")
 @click.option("--attributes", multiple=True, required=True, metavar="name=N,value=V,targetId=ID")
 @click.pass_obj
 def put_attributes(app: App, cluster: str | None, attributes: tuple[str, ...]) -> None:
     """Set custom attributes on container instances (at most 10 each)."""
-    app.out.json(app.call("PutAttributes", {"cluster": cluster, "attributes": _attributes(attributes, "--attributes")}))
+    app.out.json(app.call("PutAttributes", {"cluster": cluster, "attributes": parse_shorthand_list(attributes, "--attributes")}))
 
 
 @click.command("delete-attributes", epilog="Example: minecs delete-attributes --attributes name=stack,targetId=ID")
@@ -276,7 +268,7 @@ def put_attributes(app: App, cluster: str | None, attributes: tuple[str, ...]) -
 @click.pass_obj
 def delete_attributes(app: App, cluster: str | None, attributes: tuple[str, ...]) -> None:
     """Remove custom attributes from container instances."""
-    app.out.json(app.call("DeleteAttributes", {"cluster": cluster, "attributes": _attributes(attributes, "--attributes")}))
+    app.out.json(app.call("DeleteAttributes", {"cluster": cluster, "attributes": parse_shorthand_list(attributes, "--attributes")}))
 
 
 @click.command("list-attributes", epilog="Example: minecs list-attributes --target-type container-instance --attribute-name stack")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.inputs import load_document, parse_shorthand_value, parse_tags
+from orchestrator.cli.inputs import load_document, parse_shorthand_list, parse_shorthand_value, parse_tags
 from orchestrator.cli.main import App, ExitStatus
 from orchestrator.cli.output import Output, age, short_arn, when
 from orchestrator.errors import ClientException
@@ -185,7 +185,6 @@ def create_service(app: App, cluster: str | None, service_name: str, task_defini
                    enable_ecs_managed_tags: bool | None, tags: tuple[str, ...],
                    input_json: str | None, wait: bool, wait_timeout: float) -> None:
     """Create a service: keep DESIRED tasks of the task definition running, replacing any that stop."""
-    from orchestrator.cli.commands.tasks import _list_option
     params: dict[str, Any] = dict(load_document(input_json, "--cli-input-json")) if input_json else {}
     params.update({k: v for k, v in {
         "cluster": cluster, "serviceName": service_name, "taskDefinition": task_definition,
@@ -195,8 +194,8 @@ def create_service(app: App, cluster: str | None, service_name: str, task_defini
         if network_configuration else None,
         "loadBalancers": _load_balancers(load_balancers),
         "healthCheckGracePeriodSeconds": health_check_grace_period_seconds,
-        "placementConstraints": _list_option(placement_constraints, "--placement-constraints"),
-        "placementStrategy": _list_option(placement_strategy, "--placement-strategy"),
+        "placementConstraints": parse_shorthand_list(placement_constraints, "--placement-constraints") or None,
+        "placementStrategy": parse_shorthand_list(placement_strategy, "--placement-strategy") or None,
         "platformVersion": platform_version, "enableExecuteCommand": enable_execute_command,
         "propagateTags": propagate_tags, "enableECSManagedTags": enable_ecs_managed_tags,
         "tags": parse_tags(tags) or None}.items() if v is not None})

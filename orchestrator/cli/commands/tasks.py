@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.inputs import load_document, parse_shorthand_value, parse_tags
+from orchestrator.cli.inputs import load_document, parse_shorthand_list, parse_shorthand_value, parse_tags
 from orchestrator.cli.main import App, ExitStatus
 from orchestrator.cli.output import Output, age, short_arn
 from orchestrator.errors import ClientException, MinecsError
@@ -122,8 +122,8 @@ def run_task(app: App, cluster: str | None, task_definition: str, count: int | N
         "overrides": load_document(overrides, "--overrides") if overrides else None,
         "networkConfiguration": parse_shorthand_value(network_configuration, "--network-configuration")
         if network_configuration else None,
-        "placementConstraints": _list_option(placement_constraints, "--placement-constraints"),
-        "placementStrategy": _list_option(placement_strategy, "--placement-strategy"),
+        "placementConstraints": parse_shorthand_list(placement_constraints, "--placement-constraints") or None,
+        "placementStrategy": parse_shorthand_list(placement_strategy, "--placement-strategy") or None,
     }
     resp = app.call("RunTask", params)
     if wait and resp.get("tasks"):
@@ -137,14 +137,6 @@ def run_task(app: App, cluster: str | None, task_definition: str, count: int | N
     else:
         app.out.emit(resp, tasks_table)
     app.fail_on_failures(resp)  # some of --count could not be placed
-
-
-def _list_option(values: tuple[str, ...], option: str) -> list[Any] | None:
-    out: list[Any] = []
-    for v in values:
-        doc = parse_shorthand_value(v, option)
-        out.extend(doc if isinstance(doc, list) else [doc])
-    return out or None
 
 
 @click.command("describe-tasks", epilog="""\b
