@@ -282,6 +282,9 @@ class DockerEventStream:
             self._stream.close()
 
 
+_NETWORK_LOCK = threading.Lock()
+
+
 class DockerDriver:
     """``ContainerDriver`` on a Docker daemon (``base_url`` or the environment's ``DOCKER_HOST``)."""
 
@@ -517,30 +520,41 @@ class DockerDriver:
 
     # -- networks ----------------------------------------------------------------------------------
 
-    def _find_network(self, name: str) -> str | None:
+    def _networks_named(self, name: str) -> builtins.list[dict[str, Any]]:
+        """Every network named exactly ``name``, the canonical one first (oldest, then lowest ID)."""
         with _mapped():
-            # The "name" filter matches substrings, so pick the exact match ourselves.
-            for net in self._api.networks(names=[name]):
-                if net.get("Name") == name:
-                    return str(net["Id"])
-        return None
+            # The "name" filter matches substrings, so pick the exact matches ourselves.
+            nets = [n for n in self._api.networks(names=[name]) if n.get("Name") == name]
+        return sorted(nets, key=lambda n: (str(n.get("Created", "")), str(n["Id"])))
+
+    def _find_network(self, name: str) -> str | None:
+        """The canonical network of that name. Docker lets two concurrent creates of one name both succeed
+        (its duplicate check is not atomic), and then refuses the name as ambiguous: every creator keeps
+        the canonical one and removes the others while no container uses them."""
+        nets = self._networks_named(name)
+        if not nets:
+            return None
+        for extra in nets[1:]:
+            with suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                self._api.remove_network(extra["Id"])
+        return str(nets[0]["Id"])
 
     def create_network(self, name: str, labels: Mapping[str, str], subnet: str | None = None) -> str:
-        existing = self._find_network(name)
-        if existing is not None:
-            return existing
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]) if subnet else None
-        try:
-            with _mapped():
-                result = self._api.create_network(
-                    name, driver="bridge", labels=dict(labels), ipam=ipam, check_duplicate=True
-                )
-        except RuntimeDriverError:
-            existing = self._find_network(name)  # lost a race with another creator: theirs is fine
+        with _NETWORK_LOCK:  # one creator per process; other processes converge in _find_network
+            existing = self._find_network(name)
             if existing is not None:
                 return existing
-            raise
-        return str(result["Id"])
+            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]) if subnet else None
+            try:
+                with _mapped():
+                    self._api.create_network(name, driver="bridge", labels=dict(labels), ipam=ipam,
+                                             check_duplicate=True)
+            except RuntimeDriverError:
+                pass  # lost a race with another creator: theirs is fine
+            existing = self._find_network(name)
+            if existing is None:
+                raise RuntimeDriverError(f"network {name} could not be created")
+            return existing
 
     def remove_network(self, name_or_id: str) -> None:
         try:

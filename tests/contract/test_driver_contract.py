@@ -495,6 +495,34 @@ def test_networks_are_idempotent_and_labelled(sc: Scenario) -> None:
     assert d.list_networks({RUN_LABEL: RUN_ID, "purpose": "contract"}) == []
 
 
+def test_concurrent_creators_of_one_network_end_with_one(sc: Scenario) -> None:
+    """Eight threads create the same network at once (a runner's workers starting a service's first
+    tasks): one network of that name exists afterwards and every creator got its ID. On Docker a
+    duplicate made by another process (Docker's own duplicate check is not atomic) is removed too."""
+    d = sc.driver
+    name = f"minecs-test-{RUN_ID[:8]}-race"
+    if not sc.is_fake:
+        import docker  # test-only: forge the duplicate another process would have made
+        api = docker.APIClient(version="auto")
+        first = api.create_network(name, labels={RUN_LABEL: RUN_ID})["Id"]
+        api.create_network(name, labels={RUN_LABEL: RUN_ID})
+    ids: list[str] = []
+    threads = [threading.Thread(target=lambda: ids.append(d.create_network(name, {RUN_LABEL: RUN_ID})))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 8 and len(set(ids)) == 1
+    assert [n for _, n in d.list_networks({RUN_LABEL: RUN_ID}) if n == name] == [name]
+    if not sc.is_fake:
+        assert ids[0] == first  # the oldest one is kept
+    cid = sc.run(network=name)
+    assert set(d.inspect(cid).ip_addresses) == {name}
+    d.remove(cid)
+    d.remove_network(name)
+
+
 def test_container_network_mode_shares_the_namespace(sc: Scenario) -> None:
     d = sc.driver
     first = sc.run(HTTPD, hostname="pause1")
