@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from orchestrator.model.service import MAX_EVENTS, ServiceEvent, ServiceRecord
 from orchestrator.model.task import TaskStatus
 from orchestrator.naming import new_deployment_id
 from orchestrator.ops import taskdefs
-from orchestrator.reconciler.plan import ServicePlan, TaskView, plan_service
+from orchestrator.reconciler.plan import DEFAULT_SETTLE, ServicePlan, TaskView, plan_service
 
 if TYPE_CHECKING:
     from orchestrator.controlplane import ControlPlane
@@ -30,10 +31,21 @@ log = logging.getLogger("minecs.controller")
 STOPPED_TASK_WINDOW = 3600.0  # stopped tasks older than this no longer matter to the plan
 
 
+def settle_from_env() -> float:
+    """``MINECS_TASK_SETTLE_SECONDS``: how long a RUNNING service task that nothing checks (no container
+    health check, no load balancer) must keep running before it counts as healthy. ECS waits 40 s."""
+    try:
+        value = float(os.environ.get("MINECS_TASK_SETTLE_SECONDS", DEFAULT_SETTLE))
+    except ValueError:
+        return DEFAULT_SETTLE
+    return value if value >= 0 else DEFAULT_SETTLE
+
+
 class ServiceController:
-    def __init__(self, cp: "ControlPlane", *, resync_interval: float = 30.0) -> None:
+    def __init__(self, cp: "ControlPlane", *, resync_interval: float = 30.0, settle: float | None = None) -> None:
         self.cp = cp
         self.resync_interval = resync_interval
+        self.settle = settle_from_env() if settle is None else settle
         self._dirty: set[tuple[str, str]] = set()
         self._timers: list[tuple[float, tuple[str, str]]] = []
         self._cv = threading.Condition()
@@ -124,6 +136,7 @@ class ServiceController:
                 desired_status=t.desired_status, health=t.health_status,
                 has_health_check=self._has_check(t.family, t.revision), created_at=t.created_at,
                 started_at=t.started_at, stopped_at=t.stopped_at, stop_code=t.stop_code,
+                infra_failure=t.infra_failure,
                 draining=t.container_instance_id in draining, instance_id=t.container_instance_id,
                 zone=t.availability_zone))
         return out
@@ -154,7 +167,7 @@ class ServiceController:
                 return None
             daemon = self.cp.fleet.daemon_instances(svc) if svc.scheduling_strategy == "DAEMON" else None
             plan = plan_service(svc, self.views(svc), clock.now(), new_deployment_id=new_deployment_id,
-                                daemon_instances=daemon)
+                                daemon_instances=daemon, settle=self.settle)
             new = plan.service
             self._add_events(new, plan.events)
             if new == svc:  # nothing changed: no write (an idle pass costs a read, not a commit)

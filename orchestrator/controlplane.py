@@ -170,6 +170,25 @@ class ControlPlane:
         dep = next((d for d in svc.deployments if d.id == dep_id), None)
         if dep is None or n <= 0:
             return started
+        with self.store.transaction():  # the check and the new tasks commit together
+            if not self._still_primary(svc, dep_id):
+                return started
+            return self._launch_service_tasks(svc, dep, n, only)
+
+    def _still_primary(self, svc: Any, dep_id: str) -> bool:
+        """A start decided for a deployment is carried out only while it still is the PRIMARY one and has
+        not failed (an UpdateService, a rollback, may have come in since the plan was made)."""
+        cur = self.store.get_service(svc.cluster, svc.name)
+        primary = cur.primary if cur is not None else None
+        if primary is not None and primary.id == dep_id and primary.rollout_state != "FAILED" \
+                and cur.status == "ACTIVE":
+            return True
+        log.info("service %s: not starting tasks for deployment %s, no longer the primary one", svc.name, dep_id)
+        self.controller.wake(svc.cluster, svc.name)
+        return False
+
+    def _launch_service_tasks(self, svc: Any, dep: Any, n: int, only: list[str] | None) -> list[str]:
+        started: list[str] = []
         rec = self.store.get_task_definition(*_family_rev(dep.task_definition))
         if rec is None:
             return started
@@ -325,13 +344,17 @@ class ControlPlane:
         if self.runner is None:
             return
         pending: list[tuple[TaskRecord, Any]] = []
+        typed: dict[tuple[str, int], Any] = {}  # thousands of stopped tasks share a few definitions
         for t in self.store.list_tasks(launch_type="FARGATE"):
             if t.cleaned_up:
                 continue
-            rec = self.store.get_task_definition(t.family, t.revision)
-            if rec is None:
+            key = (t.family, t.revision)
+            if key not in typed:
+                rec = self.store.get_task_definition(t.family, t.revision)
+                typed[key] = taskdefs.typed(rec) if rec is not None else None
+            if typed[key] is None:
                 continue
-            pending.append((task_ops.runner_view(t), taskdefs.typed(rec)))
+            pending.append((task_ops.runner_view(t), typed[key]))
         self.runner.adopt(pending)
 
     # -- clusters -------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ import pytest
 
 from tests.helpers import kill_server, run_cli
 
+# Control planes started by the tests trust a RUNNING service task that nothing checks after 1 s instead of
+# ECS's 40 s (tests that are about that wait start their server with their own value: server_env marker).
+os.environ.setdefault("MINECS_TASK_SETTLE_SECONDS", "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "server_env(**env): environment of the test's control plane process")
+
 
 @pytest.fixture
 def home(tmp_path: Path):
@@ -22,9 +30,10 @@ def home(tmp_path: Path):
 
 
 @pytest.fixture
-def endpoint(home: Path) -> str:
+def endpoint(home: Path, request) -> str:
     """A real control plane process (background, free port) for ``home``."""
-    r = run_cli(home, "server", "start")
+    marker = request.node.get_closest_marker("server_env")
+    r = run_cli(home, "server", "start", env=dict(marker.kwargs) if marker else None)
     assert r.code == 0, r.stderr
     return r.stdout.strip()
 

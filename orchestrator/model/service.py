@@ -42,6 +42,8 @@ class Deployment:
     platform_version: str | None = None
     failed_task_ids: list[str] = field(default_factory=list)
     ever_running: bool = False  # a task of this deployment reached RUNNING (circuit breaker stage 2)
+    reached: bool = False  # it once ran its desired count (> 0) of trusted tasks: a rollback may return to it
+    rollback: bool = False  # created by the circuit breaker to roll back: never rolled back itself
 
 
 @dataclass
@@ -82,7 +84,7 @@ class ServiceRecord:
     steady: bool = False  # the steady-state event was posted for the current state
     stalled: bool = False  # the "unable to stop or start tasks" event was posted for the current stall
     last_launch_failure_at: float = 0.0  # when the latest task that never reached RUNNING stopped
-    last_completed: Deployment | None = None  # what a circuit-breaker rollback returns to
+    last_completed: Deployment | None = None  # the newest retired deployment a rollback may return to
     version: int = 0  # bumped by every write; the reconciler's writes are compare-and-set on it
 
     @property

@@ -127,6 +127,7 @@ class TaskRecord:
     drain_until: float | None = None  # DEACTIVATING: its load balancer targets drain until then
     drain_done: bool = False  # the stop has been handed to the runner
     enable_execute_command: bool = False  # ECS Exec: set at launch (RunTask/StartTask, or the service's)
+    infra_failure: bool = False  # it failed for a fault of minecs's own (its pause container), not its own
 
     def container(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name), None)

@@ -4,16 +4,49 @@ its deployments move on and which events to post. Pure; ``controller`` applies t
 Priority ladder of one pass (as the Kubernetes deployment controller's ``syncDeployment``):
 
 1. account for tasks that stopped since the last pass (failed launches → launch backoff and the
-   circuit breaker's ``failedTasks``);
+   circuit breaker's ``failedTasks``; failures of minecs's own infrastructure count for neither);
 2. DRAINING service: stop everything; INACTIVE once nothing is left;
 3. replace tasks whose container health turned UNHEALTHY after the grace period;
 4. circuit breaker: a PRIMARY deployment with ``failedTasks`` ≥ threshold is FAILED (and rolled back);
 5. scale the PRIMARY deployment toward the desired count within ``maximumPercent``, stop old
-   deployments' tasks while ``minimumHealthyPercent`` allows (pending/unhealthy ones first);
-6. retire empty old deployments; COMPLETED and "steady state" once only PRIMARY remains, full and healthy.
+   deployments' tasks while ``minimumHealthyPercent`` allows (pending/unhealthy/failed ones first);
+6. retire empty old deployments; COMPLETED and "steady state" once only PRIMARY remains, full and trusted.
 
-A task counts as *healthy* when it is RUNNING and, if an essential container has a health check, its
-task health is HEALTHY. (ECS also waits ~40 s for tasks without checks; minecs counts them at once.)
+Health, as ECS counts it. A task is *healthy* when it is RUNNING, its task health is HEALTHY if an
+essential container has a health check, and its load balancer targets are healthy if it has any. A
+task is *trusted* (it holds the ``minimumHealthyPercent`` floor up, and it completes a deployment) when
+it is healthy, not of a FAILED deployment, and — if nothing checks it (no container health check, no
+load balancer) — has been RUNNING for ``settle`` seconds: ECS waits 40 s after such a task reaches
+RUNNING before it counts it toward the minimum healthy percent. So a task that exits right after it
+starts never lets the scheduler drain the good tasks it was meant to replace.
+
+Ceiling. ``maximumPercent`` bounds every task of the service that is not STOPPED yet — PENDING,
+RUNNING, and those already told to stop that are still stopping (the ECS guide counts STOPPING too): on
+an EC2 host that is memory still in use.
+
+Which tasks each path may stop, and why the floor of trusted tasks holds:
+
+* rolling deployment / rollback (``_scale``): old deployments' tasks that are not trusted-eligible —
+  not RUNNING-and-healthy, or of a FAILED deployment — at once (they hold nothing up: stopping them
+  lowers no trusted count); healthy old tasks only while ``trusted - floor`` allows, at most that many
+  (each stop lowers the trusted count by at most one), the ones not yet trusted first. A rollback's
+  target definition therefore keeps its good tasks until the rollback's own are trusted, while the
+  failed deployment's tasks go first.
+* scale-in of the PRIMARY deployment (``_scale_in_choice``): pending first, then unhealthy, then by
+  spread. Scale-in lowers the desired count, so the floor (computed from the new desired count) is
+  below what remains; ECS does not apply the floor to scale-in either.
+* unhealthy replacement (container or ELB health checks failing after the grace period): such a task
+  is not healthy, so it is not trusted: stopping it lowers no trusted count.
+* DAEMON replacement (``_daemon``): stop-first per instance, as DAEMON's maximumPercent is 100; the
+  floor is 0 by default (ECS's DAEMON default), so nothing holds it.
+* lost instances (``fleet``: an agent silent past the timeout): its tasks are declared STOPPED
+  (``TerminationNotice``) outside this planner — they are gone whatever the floor says — and replaced.
+* DRAINING service: everything stops (the user deleted it).
+
+Rollback. The circuit breaker rolls back to the newest deployment that *reached* its desired count
+(> 0) of trusted tasks; a deployment completed at desired count 0 proves nothing and is never a target.
+A rollback deployment that trips the breaker again is FAILED with no further rollback (no loop), and the
+launch backoff carries over into the rollback.
 """
 
 from __future__ import annotations
@@ -48,6 +81,7 @@ class TaskView:
     zone: str | None = None  # its availability zone
     lb_state: str | None = None  # worst load balancer target state (healthy/initial/unhealthy/...); None: no LB
     lb_unhealthy: tuple[str, int, str] | None = None  # (target group ARN, port, reason) when unhealthy
+    infra_failure: bool = False  # it stopped for a fault of minecs's own (not the task's): never counted
 
     @property
     def live(self) -> bool:
@@ -57,6 +91,17 @@ class TaskView:
     def healthy(self) -> bool:
         return self.last_status == TaskStatus.RUNNING and (not self.has_health_check or self.health == "HEALTHY") \
             and self.lb_state in (None, "healthy")
+
+    @property
+    def stopping(self) -> bool:
+        """Told to stop and not STOPPED yet: still counts toward the ceiling."""
+        return self.desired_status == TaskStatus.STOPPED and self.last_status != TaskStatus.STOPPED
+
+    def settled(self, now: float, settle: float) -> bool:
+        """Checked (container health check or load balancer), or RUNNING for ``settle`` seconds."""
+        if self.has_health_check or self.lb_state is not None or settle <= 0:
+            return True
+        return self.started_at is not None and now - self.started_at >= settle
 
 
 @dataclass
@@ -77,9 +122,14 @@ def _scaling_reason(dep_id: str) -> str:
     return f"Scaling activity initiated by (deployment {dep_id})"
 
 
+DEFAULT_SETTLE = 40.0  # seconds ECS waits before an unchecked RUNNING task counts as healthy
+
+
 def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
-                 new_deployment_id: Callable[[], str], daemon_instances: list[str] | None = None) -> ServicePlan:
-    """``daemon_instances``: for a DAEMON service, the instances that should each run one task."""
+                 new_deployment_id: Callable[[], str], daemon_instances: list[str] | None = None,
+                 settle: float = DEFAULT_SETTLE) -> ServicePlan:
+    """``daemon_instances``: for a DAEMON service, the instances that should each run one task.
+    ``settle``: seconds an unchecked RUNNING task waits before it is trusted (see the module docstring)."""
     s = copy.deepcopy(svc)
     plan = ServicePlan(service=s)
     name = s.name
@@ -132,6 +182,11 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
     primary = s.primary
     if primary is None:
         return plan
+    failed = {d.id for d in s.deployments if d.rollout_state == "FAILED"}
+
+    def trusted(t: TaskView) -> bool:
+        return t.healthy and t.deployment_id not in failed and t.settled(now, settle)
+
     # 4. circuit breaker
     cfg = s.deployment_config
     if cfg.circuit_breaker_enable and primary.rollout_state == "IN_PROGRESS" and \
@@ -139,27 +194,33 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
         primary.rollout_state = "FAILED"
         primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
         primary.updated_at = now
+        failed.add(primary.id)
         plan.events.append(f"(service {name}) (deployment {primary.id}) deployment failed: tasks failed to start.")
-        target = _last_completed(s)
-        if cfg.circuit_breaker_rollback and target is not None:
+        target = _rollback_target(s)
+        if cfg.circuit_breaker_rollback and target is not None and not primary.rollback:
             primary.status = "ACTIVE"
             back = Deployment(id=new_deployment_id(), status="PRIMARY", task_definition=target.task_definition,
                               desired_count=s.desired_count, created_at=now, updated_at=now,
                               launch_type=target.launch_type, network_configuration=target.network_configuration,
-                              platform_version=target.platform_version,
+                              platform_version=target.platform_version, rollback=True,
                               rollout_state_reason="")
             back.rollout_state_reason = f"ECS deployment {back.id} in progress."
             s.deployments.insert(0, back)
             deps[back.id] = back
             s.task_definition = target.task_definition
-            s.launch_failures, s.next_launch_at = 0, 0.0
+            # the launch backoff carries over: a rollback is no reason to launch faster
             plan.events.append(f"(service {name}) rolling back to deployment {target.id}.")
             primary = back
     if s.scheduling_strategy == "DAEMON":
         _daemon(s, primary, live, stopping, daemon_instances or [], plan, stop)
     else:
-        _scale(s, primary, live, stopping, now, plan, stop)
-    _finish(s, primary, tasks, stopping, now, plan)
+        _scale(s, primary, tasks, stopping, now, plan, stop, trusted)
+    _finish(s, primary, tasks, stopping, now, plan, trusted)
+    # plan again when a task that is waiting to be trusted will be (nothing else would wake the service)
+    settling = [t.started_at + settle for t in live if t.task_id not in stopping and t.healthy and
+                t.started_at is not None and not t.settled(now, settle)]
+    if settling:
+        plan.wake_at = min([*settling, *([plan.wake_at] if plan.wake_at is not None else [])])
     return plan
 
 
@@ -167,7 +228,8 @@ def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stoppin
             plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None]) -> None:
     """One task per eligible instance: start where one is missing, stop where the instance no longer
     qualifies or runs a duplicate; a new deployment replaces each instance's task stop-first (DAEMON's
-    maximumPercent is 100)."""
+    maximumPercent is 100): an instance whose old task is still stopping gets the new one once it is
+    STOPPED."""
     s.desired_count = len(eligible)
     primary.desired_count = s.desired_count
     wanted = set(eligible)
@@ -182,7 +244,7 @@ def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stoppin
         for t in ts:
             if t is not keep:
                 stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
-    busy = {iid for iid, ts in by_instance.items() if ts}
+    busy = {iid for iid, ts in by_instance.items() if ts} | _still_stopping_on(plan, live)
     if primary.rollout_state != "FAILED":
         plan.start_on.extend((primary.id, iid) for iid in eligible if iid not in busy)
     if plan.stop:
@@ -190,14 +252,19 @@ def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stoppin
                            + " ".join(f"(task {tid})" for tid, _, _ in plan.stop) + ".")
 
 
-def _last_completed(s: ServiceRecord) -> Deployment | None:
-    """The deployment to roll back to: the newest one that completed (kept in ``deployments`` history)."""
-    done = [d for d in s.deployments if d.rollout_state == "COMPLETED"]
-    if done:
-        return max(done, key=lambda d: d.created_at)
-    if s.last_completed is not None:
-        return s.last_completed
-    return None
+def _still_stopping_on(plan: ServicePlan, live: list[TaskView]) -> set[str]:
+    """Instances where a task stopped in this pass is still there (it stops once the plan is applied)."""
+    gone = {tid for tid, _, _ in plan.stop}
+    return {t.instance_id or "" for t in live if t.task_id in gone}
+
+
+def _rollback_target(s: ServiceRecord) -> Deployment | None:
+    """The deployment to roll back to: the newest one that reached its desired count (> 0) of trusted
+    tasks (kept in ``deployments`` history, or remembered in ``last_completed``)."""
+    done = [d for d in s.deployments if d.reached]
+    if s.last_completed is not None and s.last_completed.reached:
+        done.append(s.last_completed)
+    return max(done, key=lambda d: d.created_at) if done else None
 
 
 def _account_stopped(s: ServiceRecord, tasks: list[TaskView], deps: dict[str, Deployment],
@@ -207,7 +274,8 @@ def _account_stopped(s: ServiceRecord, tasks: list[TaskView], deps: dict[str, De
         if t.last_status != TaskStatus.STOPPED or t.task_id in seen:
             continue
         s.seen_stopped.append(t.task_id)
-        own_failure = t.stop_code in (StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED)
+        own_failure = t.stop_code in (StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED) \
+            and not t.infra_failure
         if t.started_at is None and own_failure:
             s.launch_failures += 1
             s.last_launch_failure_at = max(s.last_launch_failure_at, t.stopped_at or 0.0)
@@ -222,12 +290,14 @@ def _account_stopped(s: ServiceRecord, tasks: list[TaskView], deps: dict[str, De
     del s.seen_stopped[:-SEEN_STOPPED_KEEP]
 
 
-def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping: set[str], now: float,
-           plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None]) -> None:
+def _scale(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stopping: set[str], now: float,
+           plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None],
+           trusted: Callable[[TaskView], bool]) -> None:
     cfg = s.deployment_config
     desired = s.desired_count
     primary.desired_count = desired
-    remaining = [t for t in live if t.task_id not in stopping]
+    failed = {d.id for d in s.deployments if d.rollout_state == "FAILED"}
+    remaining = [t for t in tasks if t.live and t.task_id not in stopping]
     mine = [t for t in remaining if t.deployment_id == primary.id and not t.draining]
     old = [t for t in remaining if t.deployment_id != primary.id or t.draining]
     if s.launch_failures and any(t.started_at is not None and t.started_at > s.last_launch_failure_at
@@ -244,29 +314,31 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
         for t in victims:
             stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, reason)
         mine = [t for t in mine if t not in victims]
-    # stop old tasks that do not count as healthy: they never hold the floor up
+    # old tasks that are not healthy, and every task of a FAILED deployment, never hold the floor up: stop them
     for t in old:
-        if not t.healthy:
+        if not t.healthy or t.deployment_id in failed:
             stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
             stopped_old += 1
-    old = [t for t in old if t.healthy]
-    healthy_total = sum(1 for t in mine if t.healthy) + len(old)
-    # stop healthy old tasks while the floor allows
-    spare = healthy_total - floor
-    for t in sorted(old, key=lambda t: -t.created_at)[:max(0, spare)]:
+    old = [t for t in old if t.task_id not in stopping]
+    # healthy old tasks: at most ``trusted - floor`` of them, the ones not trusted yet first, then the newest;
+    # each stop lowers the trusted count by at most one, so it never goes below the floor
+    spare = max(0, sum(1 for t in mine if trusted(t)) + sum(1 for t in old if trusted(t)) - floor)
+    for t in sorted(old, key=lambda t: (trusted(t), -t.created_at))[:spare]:
         stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
         stopped_old += 1
-    old_left = len(old) - max(0, min(spare, len(old)))
-    # start primary tasks up to the desired count, within the ceiling and the launch backoff
+    old_left = len(old) - min(spare, len(old))
+    # start primary tasks up to the desired count, within the ceiling (every task not STOPPED yet counts,
+    # those still stopping included) and the launch backoff
     need = desired - len(mine)
     if need > 0 and primary.rollout_state != "FAILED":
-        room = ceiling - (len(mine) + old_left)
+        room = ceiling - (len(mine) + old_left) - _stopping_count(tasks, stopping)
         if now < s.next_launch_at:
             plan.wake_at = s.next_launch_at
         elif room > 0:
             started = min(need, room)
             plan.start.append((primary.id, started))
-        elif stopped_old == 0 and old_left > 0 and all(t.healthy for t in mine):
+        elif stopped_old == 0 and old_left > 0 and all(t.healthy for t in mine) and \
+                _stopping_count(tasks, stopping) == 0:
             # nothing in flight could change the picture: the bounds themselves allow no progress
             stalled = True
     if stalled and not s.stalled:
@@ -280,6 +352,11 @@ def _scale(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping
         if ran:
             plan.events.append(f"(service {s.name}) has stopped {len(ran)} running tasks: "
                                + " ".join(f"(task {tid})" for tid in ran) + ".")
+
+
+def _stopping_count(tasks: list[TaskView], stopping: set[str]) -> int:
+    """Tasks not STOPPED yet that will not run on: told to stop before this pass, or in it."""
+    return sum(1 for t in tasks if t.last_status != TaskStatus.STOPPED and (t.stopping or t.task_id in stopping))
 
 
 def _scale_in_choice(tasks: list[TaskView], count: int) -> list[TaskView]:
@@ -302,7 +379,7 @@ def _scale_in_choice(tasks: list[TaskView], count: int) -> list[TaskView]:
 
 
 def _finish(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stopping: set[str], now: float,
-            plan: ServicePlan) -> None:
+            plan: ServicePlan, trusted: Callable[[TaskView], bool]) -> None:
     by_dep: dict[str, list[TaskView]] = {}
     for t in tasks:
         if t.last_status != TaskStatus.STOPPED:
@@ -310,17 +387,19 @@ def _finish(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stoppi
     for d in list(s.deployments):
         if d.status == "ACTIVE" and not by_dep.get(d.id):
             s.deployments.remove(d)
-            if d.rollout_state == "COMPLETED":
+            if d.reached and (s.last_completed is None or d.created_at > s.last_completed.created_at):
                 s.last_completed = d
     mine = [t for t in by_dep.get(primary.id, []) if t.live and t.task_id not in stopping]
-    full = len(mine) == s.desired_count and all(t.healthy for t in mine) and not plan.start and not plan.start_on
+    full = len(mine) == s.desired_count and all(trusted(t) for t in mine) and not plan.start and not plan.start_on
     if any(t.last_status == TaskStatus.RUNNING for t in mine):
         primary.ever_running = True
+    if full and s.desired_count > 0 and not primary.reached:
+        primary.reached = True  # proven: a rollback may return to it
+        s.last_completed = primary
     if full and len(s.deployments) == 1 and primary.rollout_state == "IN_PROGRESS":
         primary.rollout_state = "COMPLETED"
         primary.rollout_state_reason = f"ECS deployment {primary.id} completed."
         primary.updated_at = now
-        s.last_completed = primary
         plan.events.append(f"(service {s.name}) (deployment {primary.id}) deployment completed.")
     steady = full and len(s.deployments) == 1 and not plan.stop
     if steady and not s.steady:

@@ -58,8 +58,16 @@ def service_to_dict(s: ServiceRecord) -> dict[str, Any]:
 def service_from_dict(d: dict[str, Any]) -> ServiceRecord:
     d = dict(d)
     d["deployment_config"] = DeploymentConfig(**d.get("deployment_config") or {})
-    d["deployments"] = [Deployment(**x) for x in d.get("deployments") or []]
+    d["deployments"] = [_deployment(x) for x in d.get("deployments") or []]
     d["events"] = [ServiceEvent(**x) for x in d.get("events") or []]
-    d["last_completed"] = Deployment(**d["last_completed"]) if d.get("last_completed") else None
+    d["last_completed"] = _deployment(d["last_completed"]) if d.get("last_completed") else None
     known = {f.name for f in dataclasses.fields(ServiceRecord)}
     return ServiceRecord(**{k: v for k, v in d.items() if k in known})
+
+
+def _deployment(x: dict[str, Any]) -> Deployment:
+    x = dict(x)
+    if "reached" not in x:  # written before minecs tracked it: a completed deployment with tasks had reached them
+        x["reached"] = x.get("rollout_state") == "COMPLETED" and x.get("desired_count", 0) > 0
+    known = {f.name for f in dataclasses.fields(Deployment)}
+    return Deployment(**{k: v for k, v in x.items() if k in known})

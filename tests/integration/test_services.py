@@ -125,6 +125,44 @@ def test_rolling_update_stays_within_bounds(fargate, ecs_client, tmp_path) -> No
     assert min(running for _, running in samples) >= 3  # minimumHealthyPercent 100
 
 
+def test_tasks_that_stop_slowly_count_toward_the_ceiling(fargate, ecs_client, tmp_path) -> None:
+    """desired 3, maximumPercent 200: containers that ignore SIGTERM (stopTimeout 20) and two revisions a
+    few seconds apart never make more than 6 app containers run at once."""
+    home, driver, label = fargate["home"], fargate["driver"], fargate["label"]
+    stubborn = ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+
+    def doc() -> dict:
+        d = app_doc(command=stubborn)
+        d["containerDefinitions"][0]["stopTimeout"] = 20
+        return d
+    v1, v2, v3 = (register_doc(home, tmp_path, doc()) for _ in range(3))
+    ecs_client.create_service(serviceName="svc", taskDefinition=v1, desiredCount=3, launchType="FARGATE")
+    wait_for(lambda: stable(ecs_client, count=3), 30, interval=0.2)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            running = driver.summaries({"minecs.instance": label, "minecs.role": "container"}, all=False)
+            peak[0] = max(peak[0], len(running))
+    th = threading.Thread(target=sample)
+    th.start()
+    try:
+        ecs_client.update_service(service="svc", taskDefinition=v2)
+        wait_for(lambda: sum(1 for t in live_tasks(ecs_client) if t["taskDefinitionArn"].endswith(v2)) >= 1, 30,
+                 interval=0.1, message="a v2 task")
+        ecs_client.update_service(service="svc", taskDefinition=v3)
+        wait_for(lambda: stable(ecs_client, count=3) and
+                 all(t["taskDefinitionArn"].endswith(v3) for t in live_tasks(ecs_client)) and
+                 len(driver.summaries({"minecs.instance": label, "minecs.role": "container"}, all=False)) == 3,
+                 150, interval=0.5, message="3 v3 tasks and nothing else running")
+    finally:
+        done.set()
+        th.join()
+    assert 4 <= peak[0] <= 6, peak[0]
+
+
+@pytest.mark.server_env(MINECS_TASK_SETTLE_SECONDS="5")  # a task exiting at once must never be trusted
 @pytest.mark.parametrize("broken", ["missing-image", "exits-at-once"])
 def test_circuit_breaker_rolls_back(fargate, ecs_client, tmp_path, broken) -> None:
     home = fargate["home"]

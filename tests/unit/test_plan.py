@@ -54,6 +54,7 @@ def make_deployment(id: str = NEW, *, status: str = "PRIMARY", task_definition: 
                     rollout_state: str = "IN_PROGRESS", created_at: float = NOW - 100, **kw) -> Deployment:
     reason = {"IN_PROGRESS": f"ECS deployment {id} in progress.", "COMPLETED": f"ECS deployment {id} completed.",
               "FAILED": CB_REASON}[rollout_state]
+    kw.setdefault("reached", rollout_state == "COMPLETED" and desired > 0)  # a completed one ran its tasks
     return Deployment(id=id, status=status, task_definition=task_definition, desired_count=desired,
                       created_at=created_at, updated_at=created_at, rollout_state=rollout_state,
                       rollout_state_reason=reason, **kw)
@@ -119,8 +120,10 @@ def id_source(prefix: str = "ecs-svc/900000000000000000"):
     return lambda: f"{prefix}{next(counter)}"
 
 
-def run(svc: ServiceRecord, tasks: list[TaskView], now: float = NOW, ids=no_ids) -> ServicePlan:
-    return plan_service(svc, tasks, now, new_deployment_id=ids)
+def run(svc: ServiceRecord, tasks: list[TaskView], now: float = NOW, ids=no_ids, settle: float = 0.0) -> ServicePlan:
+    """One pass. ``settle`` 0 by default: these tests are about the rest of the arithmetic; the wait before
+    an unchecked task is trusted has tests of its own (tests/unit/test_plan_trust.py)."""
+    return plan_service(svc, tasks, now, new_deployment_id=ids, settle=settle)
 
 
 def stopped_ids(plan: ServicePlan) -> list[str]:
@@ -348,19 +351,25 @@ def test_with_a_health_check_new_tasks_count_only_when_healthy(new_health, expec
 ])
 def test_rolling_update_bounds(min_pct, max_pct, desired, old_running, new_running, new_pending, starts,
                                old_stops):
+    """One step of a rollout: the stops of one pass, then the starts once they are STOPPED (a task that
+    is stopping still counts toward the ceiling, so the starts may come a pass later)."""
     svc = rolling(desired, min_pct=min_pct, max_pct=max_pct)
     tasks = (tasks_of("o", old_running, dep=OLD, created=NOW - 5000) + tasks_of("n", new_running, created=NOW - 20)
              + tasks_of("q", new_pending, status=P, started=None, created=NOW - 10))
     plan = run(svc, tasks)
-    assert started(plan) == starts
-    assert plan.start == ([(NEW, starts)] if starts else [])
     assert len(plan.stop) == old_stops
     assert all(tid.startswith("o") and code == SSI and reason == scaling(OLD) for tid, code, reason in plan.stop)
-    # the bounds hold after the plan is applied
-    live_after = old_running - old_stops + new_running + new_pending + starts
-    healthy_after = old_running - old_stops + new_running
-    assert live_after <= max_tasks(desired, max_pct)
-    assert healthy_after >= min_healthy(desired, min_pct)
+    first = started(plan)
+    # the bounds hold after the plan is applied, the tasks being stopped counted until they are STOPPED
+    assert old_running + new_running + new_pending + first <= max_tasks(desired, max_pct)
+    assert old_running - old_stops + new_running >= min_healthy(desired, min_pct)
+    gone = {tid for tid, _, _ in plan.stop}
+    after = [make_task(t.task_id, dep=OLD, status=S, code=SSI, created=t.created_at) if t.task_id in gone else t
+             for t in tasks] + tasks_of("s", first, status=P, started=None, created=NOW)
+    again = run(plan.service, after, now=NOW + 1)
+    assert again.stop == []
+    assert first + started(again) == starts
+    assert plan.start == ([(NEW, first)] if first else [])
 
 
 def test_old_tasks_that_are_not_healthy_are_stopped_first_and_regardless_of_the_floor():
@@ -372,8 +381,9 @@ def test_old_tasks_that_are_not_healthy_are_stopped_first_and_regardless_of_the_
     plan = run(svc, tasks)
     assert stopped_ids(plan) == ["o-pending", "o-unknown"]
     assert all(code == SSI and reason == scaling(OLD) for _, code, reason in plan.stop)
-    # the two healthy old tasks remain: ceiling 6 leaves room for the 3 new ones
-    assert plan.start == [(NEW, 3)]
+    # the two healthy old tasks remain, and the two being stopped count until they are STOPPED: ceiling 6
+    # leaves room for 2 new ones now
+    assert plan.start == [(NEW, 2)]
 
 
 @pytest.mark.parametrize("desired, min_pct, max_pct", [
@@ -565,14 +575,16 @@ def test_rollback_to_the_last_completed_deployment():
                            f"(service web) (deployment {NEW}) deployment failed: tasks failed to start.",
                            f"(service web) rolling back to deployment {OLD}.",
                            stopped_event("n-pend")]
-    assert (s.launch_failures, s.next_launch_at) == (0, 0.0)     # the rollback is not throttled
-    assert plan.start == [(back.id, 2)]                          # start-first within 200%
+    # the launch backoff carries over into the rollback (three failures at NOW - 1: 5 s)
+    assert (s.launch_failures, s.next_launch_at) == (3, NOW + 4)
+    assert plan.start == [] and plan.wake_at == NOW + 4
     assert plan.stop == [("n-pend", SSI, scaling(NEW))]          # the failed deployment's leftovers go
-    assert plan.wake_at is None
-    # once the failed deployment owns nothing it is retired
+    # once the failed deployment owns nothing it is retired; after the backoff: start-first within 200%
     tasks2 = tasks[:-1] + [make_task("n-pend", status=S, code=SSI, started=None)]
-    p2 = run(s, tasks2 + tasks_of("b", 2, dep=back.id, status=P, started=None))
-    assert [d.id for d in p2.service.deployments] == [back.id, OLD]
+    later = run(s, tasks2, now=NOW + 4)
+    assert [d.id for d in later.service.deployments] == [back.id, OLD]
+    assert later.start == [(back.id, 2)] and later.stop == []
+    p2 = run(later.service, tasks2 + tasks_of("b", 2, dep=back.id, status=P, started=None), now=NOW + 5)
     assert p2.start == [] and p2.stop == []
 
 
@@ -722,9 +734,14 @@ def test_health_failure_during_a_rollout_counts_and_the_task_is_replaced():
     plan = run(svc, tasks)
     assert plan.stop[0] == ("n0", SSI, HC_REASON)
     assert plan.service.primary.failed_tasks == 1 and plan.service.primary.failed_task_ids == ["n0"]
-    # healthy o0, o1, n1 = 3 against a floor of 2: one old task can go; n0's replacement fits under 4
+    # healthy o0, o1, n1 = 3 against a floor of 2: one old task can go; n0 and o1 count toward the
+    # ceiling of 4 until they are STOPPED, so n0's replacement waits for them
     assert ("o1", SSI, scaling(OLD)) in plan.stop
-    assert plan.start == [(NEW, 1)]
+    assert plan.start == []
+    gone = {"n0", "o1"}
+    after = [make_task(t.task_id, dep=t.deployment_id, status=S, code=SSI, created=t.created_at)
+             if t.task_id in gone else t for t in tasks]
+    assert run(plan.service, after, now=NOW + 1).start == [(NEW, 1)]
     assert "(service web) (task n0) failed container health checks." in plan.events
     assert stopped_event("o1") in plan.events                 # only the scaling stop is in "has stopped"
 
@@ -852,8 +869,9 @@ class Sim:
     TICK = 10.0
 
     def __init__(self, svc: ServiceRecord, tasks: list[SimTask], *, hc: bool = False,
-                 failing: frozenset[str] = frozenset(), pending_ticks: int = 1) -> None:
+                 failing: frozenset[str] = frozenset(), pending_ticks: int = 1, settle: float = 0.0) -> None:
         self.svc, self.tasks, self.hc, self.failing = svc, tasks, hc, failing
+        self.settle = settle
         self.pending_ticks = pending_ticks
         self.now = NOW
         self.events: list[str] = []
@@ -877,7 +895,8 @@ class Sim:
     def tick(self) -> ServicePlan:
         self.now += self.TICK
         self.progress()
-        plan = plan_service(self.svc, [t.view() for t in self.tasks], self.now, new_deployment_id=self.ids)
+        plan = plan_service(self.svc, [t.view() for t in self.tasks], self.now, new_deployment_id=self.ids,
+                            settle=self.settle)
         self.svc = plan.service
         self.events.extend(plan.events)
         by_id = {t.task_id: t for t in self.tasks}
