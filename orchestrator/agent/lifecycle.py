@@ -14,6 +14,10 @@ Truth table of ``step`` for one container (names as in the ECS agent):
     RUNNING    nothing (exit seen via events)             STOP once no running container depends on it
     STOPPED    essential → the task stops                 done
 
+The pause container (awsvpc) comes first: missing or CREATED → PROVISION (start what a crash left
+created); STOPPED before any container ran → REPROVISION (at most ``PAUSE_ATTEMPTS`` pauses, then the
+task fails to start, flagged as minecs's own fault); STOPPED after → the task stops.
+
 Dependency conditions: START (target started), COMPLETE (target exited), SUCCESS (exited 0), HEALTHY
 (target reports healthy). A target that has not met the condition within its ``startTimeout``
 (default 180 s, the agent's ECS_CONTAINER_START_TIMEOUT) fails the task with ``TaskFailedToStart``.
@@ -97,6 +101,13 @@ class Provision:
 
 
 @dataclass(frozen=True)
+class Reprovision:
+    """The task's pause container is gone before any of its containers ran (a fault of minecs's own: a
+    killed pool container, a dockerd restart, a crash between creating and starting it): discard it and
+    the containers created to join it, and provision afresh."""
+
+
+@dataclass(frozen=True)
 class Deprovision:
     """Stop the pause container (the task's namespace goes away)."""
 
@@ -107,9 +118,12 @@ class Fail:
 
     code: StopCode
     reason: str
+    infra: bool = False  # a fault of minecs's own, not the task's: no service counts it against a deployment
 
 
-Action = Create | Start | Stop | Remove | Provision | Deprovision | Fail
+Action = Create | Start | Stop | Remove | Provision | Reprovision | Deprovision | Fail
+
+PAUSE_ATTEMPTS = 3  # pause containers a task may go through before it fails to start
 
 
 @dataclass
@@ -140,9 +154,13 @@ def _dep_state(dep: Dep, obs: Observed) -> str:
 
 
 def step(plan: Plan, obs: dict[str, Observed], pause: Observed | None, *, stopping: bool,
-         now: float, created_at: float) -> StepResult:
+         now: float, created_at: float, pause_attempts: int = 1) -> StepResult:
     """The next actions for a task. ``stopping`` is True once its desired status is STOPPED (or the
-    runner decided it must stop: see ``Fail``)."""
+    runner decided it must stop: see ``Fail``). ``pause_attempts``: pause containers provisioned so far.
+
+    The task's network namespace (awsvpc): a missing pause is provisioned, a created one is started
+    (``Provision`` finishes what a crash interrupted), and one that died before any container of the task
+    ran is replaced (``Reprovision``, up to ``PAUSE_ATTEMPTS``): none of these are the task's fault."""
     if stopping:
         return _step_stopping(plan, obs, pause)
     # failures to create/start end the task before it ever runs
@@ -150,14 +168,21 @@ def step(plan: Plan, obs: dict[str, Observed], pause: Observed | None, *, stoppi
         o = obs[name]
         if o.error:
             return StepResult([Fail(StopCode.TASK_FAILED_TO_START, o.error)])
+    ran = any(o.started_at is not None or o.phase >= Phase.RUNNING for o in obs.values())
     if plan.awsvpc:
-        if pause is None or pause.phase == Phase.NONE:
+        if pause is None or pause.phase == Phase.NONE or (pause.phase == Phase.CREATED and not pause.error):
             return StepResult([Provision()])
         if pause.error:
-            return StepResult([Fail(StopCode.TASK_FAILED_TO_START, pause.error)])
-        if pause.phase == Phase.STOPPED:
-            return StepResult([Fail(StopCode.ESSENTIAL_CONTAINER_EXITED,
-                                    "Task network namespace (pause container) exited")])
+            return StepResult([Fail(StopCode.TASK_FAILED_TO_START, pause.error, infra=True)])
+        if pause.phase == Phase.STOPPED and not ran:
+            if pause_attempts >= PAUSE_ATTEMPTS:
+                return StepResult([Fail(
+                    StopCode.TASK_FAILED_TO_START, "ResourceInitializationError: the task's network namespace "
+                    f"(pause container) exited before the task started, {pause_attempts} times", infra=True)])
+            return StepResult([Reprovision()])
+    if plan.awsvpc and pause is not None and pause.phase == Phase.STOPPED:
+        return StepResult([Fail(StopCode.ESSENTIAL_CONTAINER_EXITED,
+                                "Task network namespace (pause container) exited")])
     for name in plan.containers:
         if name in plan.essential and obs[name].phase == Phase.STOPPED:
             return StepResult([Fail(StopCode.ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_EXITED_REASON)])

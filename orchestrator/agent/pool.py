@@ -19,11 +19,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from orchestrator import naming
 from orchestrator.errors import RuntimeDriverError
-from orchestrator.runtime.driver import ContainerDriver, ContainerSpec, ContainerState, PortPublish
+from orchestrator.runtime.driver import ContainerDriver, ContainerSpec, ContainerState, ContainerSummary, PortPublish
 
 log = logging.getLogger("minecs.pool")
 
@@ -109,13 +109,34 @@ class PausePool:
                 demand = self._demand[key] = Demand(self.per_key, self.max_per_key, window=self.window)
             demand.took(self.clock())
             ready = self._ready.get(key) or []
-            taken = ready.pop(0) if ready else None
             self._quiet_until = time.monotonic() + self.refill_delay
             self._work.notify_all()
-        return taken
+        while True:
+            with self._work:
+                taken = ready.pop(0) if ready else None
+            if taken is None or self._alive(taken.id):
+                return taken
+            self._discard(taken.id)  # died since it was made (killed, dockerd restarted): not for a task
 
-    def prune(self, keep: set[str], states: list[ContainerState]) -> None:
-        """Remove pool containers (from ``states``) whose ID is not in ``keep``."""
+    def _alive(self, cid: str) -> bool:
+        try:
+            return self.driver.inspect(cid).running
+        except RuntimeDriverError:
+            return False
+
+    def forget(self, container_id: str) -> None:
+        """A ready container died: take it out of the pool (and remove it); the pool refills its key."""
+        with self._work:
+            dead = [s for ready in self._ready.values() for s in ready if s.id == container_id]
+            for ready in self._ready.values():
+                ready[:] = [s for s in ready if s.id != container_id]
+            self._work.notify_all()
+        for s in dead:
+            log.info("pool pause container %s died; removed from the pool", s.id[:12])
+            self._discard(s.id)
+
+    def prune(self, keep: set[str], states: Iterable[ContainerState | ContainerSummary]) -> None:
+        """Remove pool containers (from ``states``: inspected or listed) whose ID is not in ``keep``."""
         for s in states:
             if s.labels.get(naming.LABEL_ROLE) == ROLE_POOL and s.id not in keep:
                 with contextlib.suppress(RuntimeDriverError):

@@ -40,7 +40,7 @@ from orchestrator.agent import metadata as M
 from orchestrator.agent.metadata_writer import MetadataWriter
 from orchestrator.agent.pool import ROLE_POOL, PausePool
 from orchestrator.agent.lifecycle import (Create, Deprovision, Fail, Observed, Phase, Plan, Provision, Remove,
-                                          Start, Stop, derive, step)
+                                          Reprovision, Start, Stop, derive, step)
 from orchestrator.clock import Clock
 from orchestrator.errors import ContainerNotFoundError, ImageNotFoundError, RuntimeDriverError
 from orchestrator.model.task import (Attachment, ContainerStatus, NetworkBinding, StopCode, TaskRecord,
@@ -83,6 +83,7 @@ class _Managed:
     cleanup_at: float | None = None
     pause_state: ContainerState | None = None  # last inspect of the running pause (its port bindings)
     created: dict[str, float] = field(default_factory=dict)  # container name -> Docker's create time
+    pause_attempts: int = 1  # pause containers provisioned for it (a dead one before the task ran is replaced)
 
 
 class TaskRunner:
@@ -152,28 +153,45 @@ class TaskRunner:
         return True
 
     def adopt(self, tasks: list[tuple[TaskRecord, Any]]) -> None:
-        """After a restart: take over ``tasks`` (not yet STOPPED per the store), match them with the
-        containers Docker still has, and remove labelled containers and volumes that belong to no known task."""
-        states = self.driver.list(self._label_filter, all=True)
+        """After a restart: take over ``tasks`` (not yet cleaned up per the store), match them with the
+        containers Docker still has, and remove labelled containers and volumes that belong to no known task.
+
+        One list call finds every container; only those of tasks that are not STOPPED yet are inspected
+        (thousands of exited containers kept for the clean-up wait cost nothing more). A task whose pause
+        is not running and none of whose containers ran gets its created containers discarded: they are
+        recreated against the pause the step provisions (a crash may have left them joined to another)."""
+        rows = self.driver.summaries(self._label_filter, all=True)
         volumes = self.driver.list_volumes(self._volume_filter)
-        by_task: dict[str, list[ContainerState]] = {}
-        for s in states:
-            by_task.setdefault(s.labels.get(naming.LABEL_TASK_ID, ""), []).append(s)
+        by_task: dict[str, list[Any]] = {}
+        by_id = {r.id: r for r in rows}
+        for r in rows:
+            by_task.setdefault(r.labels.get(naming.LABEL_TASK_ID, ""), []).append(r)
         known = set()
         for task, td in tasks:
             known.add(task.task_id)
             m = self._manage(task, td)
-            for s in by_task.get(task.task_id, []):
-                name = s.labels.get(naming.LABEL_CONTAINER_NAME, "")
-                if s.labels.get(naming.LABEL_ROLE) == "pause":
-                    m.pause = self._observe(s)
-                elif name in m.obs:
-                    m.obs[name] = self._observe(s)
+            finished = task.last_status == TaskStatus.STOPPED
             att = task.attachment
-            if m.plan.awsvpc and m.pause is None and att is not None and att.pause_runtime_id:
-                found = next((s for s in states if s.id == att.pause_runtime_id), None)
-                if found is not None:
-                    m.pause = self._observe(found)
+            mine = list(by_task.get(task.task_id, []))
+            if m.plan.awsvpc and att is not None and att.pause_runtime_id in by_id and \
+                    not any(r.labels.get(naming.LABEL_ROLE) == "pause" for r in mine):
+                mine.append(by_id[att.pause_runtime_id])  # a pooled pause: no task label
+            for r in mine:
+                is_pause = r.labels.get(naming.LABEL_ROLE) in ("pause", ROLE_POOL)
+                name = C.PAUSE_NAME if is_pause else r.labels.get(naming.LABEL_CONTAINER_NAME, "")
+                if not is_pause and name not in m.obs:
+                    continue
+                if finished:  # only its clean-up is left to do: the ID is all it needs
+                    o = Observed(phase=Phase.STOPPED, runtime_id=r.id)
+                else:
+                    try:
+                        o = self._observe(self.driver.inspect(r.id))
+                    except ContainerNotFoundError:
+                        continue
+                if is_pause:
+                    m.pause = o
+                else:
+                    m.obs[name] = o
             if m.pause is not None and m.pause.runtime_id:
                 self._pause_owner[m.pause.runtime_id] = task.task_id
             if m.plan.awsvpc and m.pause is None and att is not None and att.status == "ATTACHED":
@@ -184,22 +202,30 @@ class TaskRunner:
                                              exit_code=c.exit_code, finished_at=c.finished_at)
             if task.desired_status == TaskStatus.STOPPED:
                 m.stopping = True
-            if task.last_status == TaskStatus.STOPPED:  # finished: only its clean-up is left to do
+            if finished:
                 m.cleanup_at = (task.stopped_at or self.clock.now()) + self.cleanup_wait
                 continue
+            if m.plan.awsvpc and not m.stopping and (m.pause is None or m.pause.phase != Phase.RUNNING) and \
+                    all(o.phase in (Phase.NONE, Phase.CREATED) and o.started_at is None for o in m.obs.values()):
+                for name, o in m.obs.items():
+                    if o.phase == Phase.CREATED and o.runtime_id:
+                        with contextlib.suppress(RuntimeDriverError):
+                            self.driver.remove(o.runtime_id, force=True)
+                        m.obs[name] = Observed()
             self._publish(m)  # what changed while no runner held it
             self._wake(task.task_id)
         referenced = set(self._pause_owner)
         for task_id, group in by_task.items():
             if task_id not in known:
-                for s in group:
-                    if s.labels.get(naming.LABEL_ROLE) == ROLE_POOL:
+                for r in group:
+                    if r.labels.get(naming.LABEL_ROLE) == ROLE_POOL:
                         continue
-                    log.info("removing orphan container %s (%s)", s.name, s.id[:12])
-                    self.driver.remove(s.id, force=True)
+                    log.info("removing orphan container %s (%s)", r.name, r.id[:12])
+                    with contextlib.suppress(RuntimeDriverError):
+                        self.driver.remove(r.id, force=True)
         self._remove_orphan_volumes(volumes, known)
         if self.pool is not None:
-            self.pool.prune(referenced, states)
+            self.pool.prune(referenced, rows)
 
     def holds(self, task_id: str) -> bool:
         with self._lock:
@@ -308,6 +334,9 @@ class TaskRunner:
             with self._lock:
                 task_id = self._pause_owner.get(ev.container_id)
             name = C.PAUSE_NAME
+            if not task_id and ev.kind in ("die", "destroy") and self.pool is not None:
+                self.pool.forget(ev.container_id)  # a ready pause died: never hand it out
+                return
         if not task_id or ev.kind not in ("start", "die", "oom", "health", "destroy"):
             return
         with self._lock:
@@ -317,8 +346,8 @@ class TaskRunner:
             if ev.labels.get(naming.LABEL_ROLE) in ("pause", ROLE_POOL):
                 m.refresh.add(C.PAUSE_NAME)
             elif name in m.obs:
-                if ev.kind == "health" and ev.health:
-                    m.obs[name].health = ev.health
+                if ev.kind == "health" and ev.health and not m.stopping:
+                    m.obs[name].health = ev.health  # frozen once the task stops: shutdown is no health verdict
                 if ev.kind == "die" and ev.exit_code is not None:
                     m.obs[name].exit_code = ev.exit_code  # kept if the container is removed before inspect
                 m.refresh.add(name)
@@ -420,8 +449,10 @@ class TaskRunner:
             if o.phase == Phase.STOPPED and new.phase != Phase.STOPPED:
                 continue  # never move backwards (a restart policy would be the only cause)
             new.error = o.error
-            if new.phase == Phase.STOPPED and o.phase != Phase.NONE:
-                new.health = o.health  # the last health seen while it ran, not the engine's after-exit view
+            if (new.phase == Phase.STOPPED or m.stopping) and o.phase != Phase.NONE:
+                # the last health seen while it ran and was not being stopped, not the engine's view of a
+                # container going down
+                new.health = o.health
             if name == C.PAUSE_NAME:
                 m.pause = new
             else:
@@ -433,11 +464,14 @@ class TaskRunner:
         if m.task.last_status == TaskStatus.STOPPED:
             return
         now = self.clock.now()
-        result = step(m.plan, m.obs, m.pause, stopping=m.stopping, now=now, created_at=m.task.created_at)
+        result = step(m.plan, m.obs, m.pause, stopping=m.stopping, now=now, created_at=m.task.created_at,
+                      pause_attempts=m.pause_attempts)
         for action in result.actions:
             if isinstance(action, Fail):
                 with self._lock:
                     self._begin_stop(m, action.code, action.reason)
+                    if action.infra and m.task.stop_code == action.code:
+                        m.task.infra_failure = True
                 with self._lock:
                     m.again = True
                 break
@@ -452,6 +486,8 @@ class TaskRunner:
         t = m.task
         if isinstance(action, Provision):
             self._provision(m)
+        elif isinstance(action, Reprovision):
+            self._reprovision(m)
         elif isinstance(action, Create):
             self._create(m, action.container)
         elif isinstance(action, Start):
@@ -463,7 +499,8 @@ class TaskRunner:
                 new.error = None
                 self._bindings(m, action.container, s if new.phase == Phase.RUNNING else None)
             except RuntimeDriverError as e:
-                o.error = _reason("CannotStartContainerError", e)
+                if not self._pause_died(m):  # a dead namespace is minecs's fault: the step replaces it
+                    o.error = _reason("CannotStartContainerError", e)
         elif isinstance(action, Stop):
             o = m.obs[action.container]
             with contextlib.suppress(RuntimeDriverError):
@@ -501,11 +538,18 @@ class TaskRunner:
         return name
 
     def _provision(self, m: _Managed) -> None:
+        """Give the task a running pause container: start the one a crash left created, else take one from
+        the warm pool, else create one."""
         t = m.task
         try:
             network = self._network_for(m)
-            ports = tuple(sorted((p.container_port, p.protocol) for c in m.td.containers for p in c.port_mappings))
-            s = self.pool.take(network, ports) if self.pool is not None else None
+            s = None
+            if m.pause is not None and m.pause.runtime_id and m.pause.phase == Phase.CREATED:
+                self.driver.start(m.pause.runtime_id)
+                s = self.driver.inspect(m.pause.runtime_id)
+            if s is None and self.pool is not None:
+                ports = tuple(sorted((p.container_port, p.protocol) for c in m.td.containers for p in c.port_mappings))
+                s = self.pool.take(network, ports)
             if s is None:
                 self.driver.ensure_image(C.PAUSE_IMAGE)
                 pid = self._create_or_adopt(C.pause_spec(m.td, t, self.placement, network))
@@ -525,6 +569,43 @@ class TaskRunner:
             m.pause_state = s
         except RuntimeDriverError as e:
             m.pause = Observed(phase=Phase.STOPPED, error=_reason("ResourceInitializationError", e))
+
+    def _reprovision(self, m: _Managed) -> None:
+        """The pause died before the task ran: remove it and the containers created to join its namespace
+        (they are recreated against the next one), and let the step provision a new one."""
+        log.info("task %s: its pause container is gone before the task ran; provisioning another",
+                 m.task.task_id)
+        for name, o in m.obs.items():
+            if o.runtime_id:
+                with contextlib.suppress(RuntimeDriverError):
+                    self.driver.remove(o.runtime_id, force=True)
+            m.obs[name] = Observed()
+        old = m.pause.runtime_id if m.pause else None
+        if old:
+            with contextlib.suppress(RuntimeDriverError):
+                self.driver.remove(old, force=True)
+            with self._lock:
+                self._pause_owner.pop(old, None)
+        m.pause, m.pause_state = None, None
+        m.pause_attempts += 1
+        if m.task.attachment is not None:
+            m.task.attachment.status = "PRECREATED"
+            m.task.attachment.pause_runtime_id = None
+
+    def _pause_died(self, m: _Managed) -> bool:
+        """After a container failed to start: is the reason that its awsvpc pause container is not running?
+        If so the pause is recorded STOPPED (and the container's failure is not the task's)."""
+        if not m.plan.awsvpc or m.pause is None or not m.pause.runtime_id:
+            return False
+        try:
+            running = self.driver.inspect(m.pause.runtime_id).running
+        except ContainerNotFoundError:
+            running = False
+        except RuntimeDriverError:
+            return False
+        if not running:
+            m.pause = Observed(phase=Phase.STOPPED, runtime_id=m.pause.runtime_id)
+        return not running
 
     def _create_or_adopt(self, spec: Any) -> str:
         """Create the container; if one of that name exists (a crash between create and report), use it."""
@@ -561,7 +642,8 @@ class TaskRunner:
                                                          network=network))
             m.obs[name] = Observed(phase=Phase.CREATED, runtime_id=cid, created_at=self.clock.now())
         except RuntimeDriverError as e:
-            m.obs[name].error = _reason("CannotCreateContainerError", e)
+            if not self._pause_died(m):
+                m.obs[name].error = _reason("CannotCreateContainerError", e)
 
     def _volume_problem(self, td: Any, c: Any) -> str | None:
         """Why container ``c`` cannot have its volumes here (a ``CannotCreateContainerError`` reason): the

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.agent.lifecycle import (
-    DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, Create, Dep, Deprovision, Fail, Observed, Phase, Plan, Provision,
-    Remove, Start, Stop, derive, step)
+    DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, PAUSE_ATTEMPTS, Create, Dep, Deprovision, Fail, Observed, Phase,
+    Plan, Provision, Remove, Reprovision, Start, Stop, derive, step)
 from orchestrator.model.task import ESSENTIAL_EXITED_REASON, OOM_REASON, StopCode
 
 T0 = 1_000.0  # the task's created_at in every case
@@ -82,7 +82,36 @@ def test_step_pause_failure_fails_the_task_to_start():
     p = plan("web", awsvpc=True)
     pause = Observed(phase=Phase.STOPPED, error="ResourceInitializationError: network gone")
     f = fail_of(step(p, {"web": none()}, pause, stopping=False, now=T0, created_at=T0))
-    assert f == Fail(StopCode.TASK_FAILED_TO_START, "ResourceInitializationError: network gone")
+    assert f == Fail(StopCode.TASK_FAILED_TO_START, "ResourceInitializationError: network gone", infra=True)
+
+
+@pytest.mark.parametrize("obs", [{"web": none()}, {"web": created()}], ids=["nothing-created", "web-created"])
+def test_a_pause_left_created_by_a_crash_is_started_not_failed(obs):
+    """Adoption after a crash between creating the pause and starting it: the step finishes the job."""
+    r = step(plan("web", awsvpc=True), obs, created(), stopping=False, now=T0, created_at=T0)
+    assert r.actions == [Provision()]
+
+
+@pytest.mark.parametrize("obs", [{"web": none()}, {"web": created()}], ids=["nothing-created", "web-created"])
+def test_a_pause_that_died_before_the_task_ran_is_replaced(obs):
+    r = step(plan("web", awsvpc=True), obs, exited(137), stopping=False, now=T0, created_at=T0)
+    assert r.actions == [Reprovision()]
+
+
+def test_replacing_the_pause_is_bounded_and_then_an_infrastructure_failure():
+    p = plan("web", awsvpc=True)
+    assert step(p, {"web": none()}, exited(137), stopping=False, now=T0, created_at=T0,
+                pause_attempts=PAUSE_ATTEMPTS - 1).actions == [Reprovision()]
+    f = fail_of(step(p, {"web": none()}, exited(137), stopping=False, now=T0, created_at=T0,
+                     pause_attempts=PAUSE_ATTEMPTS))
+    assert f.code == StopCode.TASK_FAILED_TO_START and f.infra
+    assert f.reason.startswith("ResourceInitializationError: the task's network namespace")
+
+
+def test_a_pause_dying_once_a_container_ran_is_the_tasks_end():
+    p = plan("web", "log", awsvpc=True)
+    f = fail_of(step(p, {"web": exited(0), "log": created()}, exited(137), stopping=False, now=T0, created_at=T0))
+    assert f.code == StopCode.ESSENTIAL_CONTAINER_EXITED and not f.infra
 
 
 def test_step_pause_exit_stops_the_task():

@@ -91,3 +91,28 @@ def test_stop_removes_every_ready_container(pool) -> None:
     wait_for(lambda: p.ready_count(KEY) == 5, 5)
     p.stop()
     assert _pool_containers(driver) == []
+
+
+def test_take_hands_out_only_a_pause_that_still_runs(pool) -> None:
+    """No runner reads the events here: take's own check is what keeps a dead container from a task."""
+    p, driver, now = pool
+    p.take(*KEY)
+    wait_for(lambda: p.ready_count(KEY) == 2, 5, message="floor of 2 filled")
+    with p._lock:
+        first, second = [s.id for s in p._ready[KEY]]
+    driver.exit(first, 137)
+    got = p.take(*KEY)
+    assert got is not None and got.id == second
+    assert not any(s.id == first for s in driver.list({naming.LABEL_ROLE: "pool"}))  # and it was removed
+
+
+def test_forget_drops_a_dead_ready_pause_and_the_pool_refills(pool) -> None:
+    p, driver, now = pool
+    p.take(*KEY)
+    wait_for(lambda: p.ready_count(KEY) == 2, 5, message="floor of 2 filled")
+    with p._lock:
+        dead = p._ready[KEY][0].id
+    driver.exit(dead, 137)
+    p.forget(dead)
+    assert not p.owns(dead)
+    wait_for(lambda: p.ready_count(KEY) == 2, 5, message="refilled")

@@ -665,3 +665,66 @@ def test_orphan_volumes_are_removed_and_held_tasks_keep_theirs(env):
     env.driver.add_volume("orphan-at-resync", orphan)
     wait_for(lambda: not env.driver.volume_exists("orphan-at-resync"), TIMEOUT, 0.01, "orphan removed by resync")
     assert len(_volumes_of(env, t.task_id)) == 1 and env.driver.volume_exists("not-ours")
+
+
+# -- faults of minecs's own: dead pool pauses, a crash between creating and starting a pause -------------
+
+
+def _pool_runner(env):
+    from orchestrator.agent.pool import PausePool
+    pool = PausePool(env.driver, instance_label=LABEL, host_ip="127.0.0.1", image=C.PAUSE_IMAGE, per_key=2)
+    pool.refill_delay = 0.0
+    return env.runner(pool=pool), pool
+
+
+def test_a_dead_pool_pause_is_never_handed_to_a_task(env):
+    runner, pool = _pool_runner(env)
+    td = fargate(*WEB_AND_LOG)
+    first = env.run(runner, td)
+    key = (env.wait_status(first.task_id, TaskStatus.RUNNING).attachment.network_name, ((80, "tcp"),))
+    wait_for(lambda: pool.ready_count(key) == 2, TIMEOUT, 0.01, "the pool filled")
+    with pool._lock:
+        ready = [s.id for s in pool._ready[key]]
+    for cid in ready:
+        env.driver.exit(cid, 137)  # `docker kill` of idle pool containers
+    wait_for(lambda: not any(pool.owns(cid) for cid in ready), TIMEOUT, 0.01, "dead pauses dropped (events)")
+    t = env.run(runner, td)
+    last = env.wait_status(t.task_id, TaskStatus.RUNNING)
+    assert last.attachment.pause_runtime_id not in ready
+    assert env.state(last.attachment.pause_runtime_id).running
+
+
+def test_a_pause_dying_before_the_task_ran_is_replaced_and_not_the_tasks_fault(env):
+    runner = env.runner()
+    td = fargate(*WEB_AND_LOG)
+    t = new(td, env.clock.now())
+    orig_start = env.driver.start
+    killed = []
+
+    def start(ref):  # the pause dies right after it started, before the app containers start
+        orig_start(ref)
+        if "internalecspause" in env.driver.spec_of(ref).name and not killed:
+            killed.append(ref)
+            env.driver.exit(ref, 137)
+    env.driver.start = start
+    try:
+        runner.run(t, td)
+        last = env.wait_status(t.task_id, TaskStatus.RUNNING)
+    finally:
+        env.driver.start = orig_start
+    assert killed and last.attachment.pause_runtime_id != killed[0]
+    assert not last.infra_failure and last.stop_code is None
+
+
+def test_adoption_starts_a_pause_a_crash_left_created(env):
+    """The control plane died between creating a task's pause container and starting it."""
+    runner = env.runner(start=False)
+    td = fargate(*WEB_AND_LOG)
+    t = new(td, env.clock.now())
+    env.driver.create_network(runner.default_network, {naming.LABEL_MANAGED: "1"})
+    pid = env.driver.create(C.pause_spec(td, t, C.Placement(instance_label=LABEL), runner.default_network))
+    assert env.state(pid).status == "created"
+    runner.adopt([(t, td)])
+    runner.start()
+    last = env.wait_status(t.task_id, TaskStatus.RUNNING)
+    assert last.attachment.pause_runtime_id == pid and env.state(pid).running
