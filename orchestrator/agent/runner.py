@@ -169,6 +169,8 @@ class TaskRunner:
         known = set()
         for task, td in tasks:
             known.add(task.task_id)
+            if self.holds(task.task_id):
+                continue  # started while the adoption ran (RunTask): already held
             m = self._manage(task, td)
             finished = task.last_status == TaskStatus.STOPPED
             att = task.attachment

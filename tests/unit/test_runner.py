@@ -728,3 +728,29 @@ def test_adoption_starts_a_pause_a_crash_left_created(env):
     runner.start()
     last = env.wait_status(t.task_id, TaskStatus.RUNNING)
     assert last.attachment.pause_runtime_id == pid and env.state(pid).running
+
+
+def test_health_seen_while_running_is_kept_through_the_stop(env):
+    """A HEALTHY task stopped by the scheduler stays HEALTHY: the checks failing while it shuts down are
+    no verdict on it."""
+    runner = env.runner()
+    hc = {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1}
+    t = env.run(runner, fargate(ctr("web", healthCheck=hc)))
+    env.wait_status(t.task_id, TaskStatus.RUNNING)
+    web = env.rid(t.task_id, "web")
+    env.driver.set_health(web, "healthy")
+    wait_for(lambda: env.reporter.last(t.task_id).health_status == "HEALTHY", TIMEOUT, 0.01, "HEALTHY")
+    orig_stop = env.driver.stop
+
+    def stop(ref, timeout):  # the check fails as the process goes down
+        if ref == web:
+            env.driver.set_health(web, "unhealthy")
+            wait_for(lambda: "web" in runner._tasks[t.task_id].refresh, TIMEOUT, 0.005, "the health event read")
+        orig_stop(ref, timeout)
+    env.driver.stop = stop
+    try:
+        runner.stop_task(t.task_id, StopCode.SERVICE_SCHEDULER_INITIATED, "Scaling activity")
+        last = env.wait_status(t.task_id, TaskStatus.STOPPED)
+    finally:
+        env.driver.stop = orig_stop
+    assert last.health_status == "HEALTHY" and last.container("web").health_status == "HEALTHY"
