@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import signal
 from pathlib import Path
 
@@ -150,3 +153,21 @@ def test_tags_through_the_cli(home: Path, endpoint: str) -> None:
     r = run_cli(home, "tag-resource", "--resource-arn", ghost, "--tags", "key=a,value=b")
     assert r.code == 2 and r.stderr.strip() == ("error: ResourceNotFoundException: "
                                                "The specified resource could not be found.")
+
+
+def test_env_points_boto3_and_the_aws_cli_at_the_control_plane(home: Path) -> None:
+    import shutil
+    r = run_cli(home, "env")
+    assert r.code == 0, r.stderr
+    lines = dict(line.removeprefix("export ").split("=", 1) for line in r.stdout.splitlines())
+    assert set(lines) == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+                          "AWS_DEFAULT_REGION"}
+    assert lines["AWS_ENDPOINT_URL"] == run_cli(home, "server", "endpoint").stdout.strip()
+    assert run_cli(home, "env", "--output", "json").json == lines
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | lines
+    code = "import boto3; print(boto3.client('ecs').list_clusters()['clusterArns'][0])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip().endswith(":cluster/default"), out.stderr
+    if shutil.which("aws"):
+        out = subprocess.run(["aws", "ecs", "list-clusters"], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "cluster/default" in out.stdout, out.stderr

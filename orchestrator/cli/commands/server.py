@@ -82,4 +82,42 @@ def endpoint(app: App) -> None:
     click.echo(ep)
 
 
-COMMANDS = [server]
+ENV_SHELLS = ("sh", "fish", "powershell")
+
+
+def env_lines(endpoint: str, region: str, shell: str = "sh") -> list[str]:
+    """The lines that point the AWS CLI v2, the SDKs (AWS_ENDPOINT_URL), Terraform's AWS provider and the
+    CDK at ``endpoint``. minecs checks no credentials yet; the SDKs refuse to sign without some."""
+    values = [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "minecs"), ("AWS_SECRET_ACCESS_KEY", "minecs"),
+              ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)]
+    if shell == "fish":
+        return [f"set -gx {k} {v};" for k, v in values]
+    if shell == "powershell":
+        return [f'$Env:{k} = "{v}"' for k, v in values]
+    return [f"export {k}={v}" for k, v in values]
+
+
+@click.command("env", epilog="""\b
+Examples:
+  eval "$(minecs env)"           # then: aws ecs list-clusters, boto3.client("ecs"), terraform apply ...
+  minecs env --shell fish | source
+  minecs env --output json
+""")
+@click.option("--shell", type=click.Choice(ENV_SHELLS), default="sh", show_default=True,
+              help="Syntax of the lines printed.")
+@click.pass_obj
+def env_cmd(app: App, shell: str) -> None:
+    """Print the shell lines that point AWS tools at this control plane (started if needed)."""
+    ep = app.endpoint_option or running_endpoint(app.home)
+    if ep is None:
+        ep = start_background(app.home)
+        app.out.note(f"minecs: started a control plane for {app.home.path} at {ep}")
+    if click.get_current_context().find_root().params.get("output") == "json":  # only when asked: eval "$(...)"
+        app.out.json({k: v for k, v in (line.removeprefix("export ").split("=", 1)
+                                        for line in env_lines(ep, app.region))})
+        return
+    for line in env_lines(ep, app.region, shell):
+        click.echo(line)
+
+
+COMMANDS = [server, env_cmd]
