@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import os
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -31,21 +30,14 @@ log = logging.getLogger("minecs.controller")
 STOPPED_TASK_WINDOW = 3600.0  # stopped tasks older than this no longer matter to the plan
 
 
-def settle_from_env() -> float:
-    """``MINECS_TASK_SETTLE_SECONDS``: how long a RUNNING service task that nothing checks (no container
-    health check, no load balancer) must keep running before it counts as healthy. ECS waits 40 s."""
-    try:
-        value = float(os.environ.get("MINECS_TASK_SETTLE_SECONDS", DEFAULT_SETTLE))
-    except ValueError:
-        return DEFAULT_SETTLE
-    return value if value >= 0 else DEFAULT_SETTLE
 
 
 class ServiceController:
     def __init__(self, cp: "ControlPlane", *, resync_interval: float = 30.0, settle: float | None = None) -> None:
         self.cp = cp
         self.resync_interval = resync_interval
-        self.settle = settle_from_env() if settle is None else settle
+        # how long a RUNNING service task that nothing checks must run before it counts (ECS: 40 s)
+        self.settle = DEFAULT_SETTLE if settle is None else settle
         self._dirty: set[tuple[str, str]] = set()
         self._timers: list[tuple[float, tuple[str, str]]] = []
         self._cv = threading.Condition()

@@ -24,6 +24,7 @@ from orchestrator.clock import Clock, SystemClock
 from orchestrator.errors import (ClusterContainsContainerInstancesException, ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
                                  MinecsError, RuntimeDriverError)
 from orchestrator.home import Home
+from orchestrator.settings import Settings
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
 from orchestrator.ops import clusters, taskdefs
 from orchestrator.ops import tags as tag_ops
@@ -34,16 +35,19 @@ log = logging.getLogger("minecs.server")
 
 
 class ControlPlane:
-    def __init__(self, home: Home, store: Store, clock: Clock, *, runner_factory: Callable[["ControlPlane"], Any] | None = None) -> None:
+    def __init__(self, home: Home, store: Store, clock: Clock, *,
+                 runner_factory: Callable[["ControlPlane"], Any] | None = None,
+                 settings: Settings | None = None) -> None:
         self.home = home
         self.store = store
         self.clock = clock
+        self.settings = settings or Settings()
         self._changed = threading.Condition()
         self._generation = 0
         self.runner = runner_factory(self) if runner_factory else None
         from orchestrator.controller import ServiceController
         from orchestrator.fleet import Fleet
-        self.controller = ServiceController(self)
+        self.controller = ServiceController(self, settle=self.settings.task_settle_seconds)
         self.fleet = Fleet(self)
         self.endpoint: str | None = None
         self.lb: Any = None  # the load balancer data plane, started with the control plane
@@ -426,7 +430,7 @@ class ControlPlane:
     def forget_stopped_tasks(self) -> int:
         """Stopped tasks older than ``MINECS_STOPPED_TASK_RETENTION`` seconds (default 3600, as ECS keeps them
         about an hour) leave the store; their containers went long before (``MINECS_TASK_CLEANUP_WAIT``)."""
-        return self.store.forget_stopped_tasks(self.clock.now() - stopped_task_retention())
+        return self.store.forget_stopped_tasks(self.clock.now() - self.settings.stopped_task_retention)
 
     def finish_drained_stops(self) -> None:
         """Tasks whose load balancer draining is over now really stop (the runner gets the stop)."""
@@ -445,8 +449,9 @@ class ControlPlane:
 
     def start(self) -> None:
         try:
-            from orchestrator.lb.proxy import DataPlane
-            self.lb = DataPlane(on_health_change=self._on_target_health)
+            from orchestrator.lb.proxy import DataPlane, want_uvloop
+            self.lb = DataPlane(on_health_change=self._on_target_health,
+                                use_uvloop=want_uvloop(self.settings.lb_uvloop))
             self.lb.start()
             self.lb_changed()
         except ImportError:
@@ -505,19 +510,10 @@ def _take_server_lock(home: Home) -> Any:
     return fh
 
 
-def stopped_task_retention() -> float:
-    """Seconds a STOPPED task stays describable (``MINECS_STOPPED_TASK_RETENTION``, default 3600)."""
-    try:
-        value = float(os.environ.get("MINECS_STOPPED_TASK_RETENTION", "3600"))
-    except ValueError:
-        value = 3600.0
-    return value if value >= 0 else 3600.0
-
-
 def fargate_runner(cp: ControlPlane) -> Any:
     """The built-in FARGATE capacity: a task runner on the local Docker daemon (None if none answers)."""
     from orchestrator.agent.containers import Placement
-    from orchestrator.agent.runner import TaskRunner, cleanup_wait_from_env
+    from orchestrator.agent.runner import TaskRunner
     from orchestrator.runtime.docker import DockerDriver
     try:
         driver = DockerDriver()
@@ -527,12 +523,12 @@ def fargate_runner(cp: ControlPlane) -> Any:
         return None
     from orchestrator.agent.containers import PAUSE_IMAGE
     from orchestrator.agent.pool import PausePool
-    cleanup = cleanup_wait_from_env()
+    s = cp.settings
     placement = Placement(instance_label=cp.instance_label)
     pool = PausePool(driver, instance_label=placement.instance_label, host_ip=placement.host_ip, image=PAUSE_IMAGE,
-                     per_key=int(os.environ.get("MINECS_PAUSE_POOL", "2")),
-                     max_per_key=int(os.environ.get("MINECS_PAUSE_POOL_MAX", "32")))
-    return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=cleanup, pool=pool if pool.per_key else None)
+                     per_key=s.pause_pool, max_per_key=s.pause_pool_max)
+    return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=s.task_cleanup_wait,
+                      pool=pool if pool.per_key else None)
 
 
 def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threading.Event | None = None) -> None:
@@ -540,7 +536,10 @@ def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threadin
     home.ensure()
     lock = _take_server_lock(home)
     store = Store(home.db)
-    cp = ControlPlane(home, store, SystemClock(), runner_factory=fargate_runner)
+    settings = Settings.from_env(os.environ)
+    for problem in settings.problems:
+        log.warning("%s", problem)
+    cp = ControlPlane(home, store, SystemClock(), runner_factory=fargate_runner, settings=settings)
     clusters.ensure_default_cluster(store, cp.clock)
     server = ApiHttpServer(cp, host, port)
     stop = threading.Event()

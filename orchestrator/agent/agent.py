@@ -23,7 +23,7 @@ from typing import Any
 from orchestrator import __version__, naming
 from orchestrator.agent.containers import PAUSE_IMAGE, Placement
 from orchestrator.agent.pool import PausePool
-from orchestrator.agent.runner import TaskRunner, cleanup_wait_from_env
+from orchestrator.agent.runner import TaskRunner
 from orchestrator.api.client import ApiClient
 from orchestrator.clock import Clock
 from orchestrator.errors import ConnectionFailed, MinecsError
@@ -31,6 +31,7 @@ from orchestrator.model.instance import DEFAULT_RESERVED_PORTS, HOST_IP_ATTRIBUT
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
 from orchestrator.model.taskdef import TaskDefinition
 from orchestrator.runtime.driver import ContainerDriver
+from orchestrator.settings import Settings
 from orchestrator.store.codec import task_from_dict, task_to_dict
 
 log = logging.getLogger("minecs.agent")
@@ -59,8 +60,9 @@ def default_attributes(region: str, zone: str) -> dict[str, str]:
 class Agent:
     def __init__(self, client: ApiClient, driver: ContainerDriver, clock: Clock, *, cluster: str, cpu: int,
                  memory: int, attributes: dict[str, str], host_ip: str, state_dir: Path,
-                 poll_timeout: int = 2) -> None:
+                 poll_timeout: int = 2, settings: Settings | None = None) -> None:
         self.client = client
+        self.settings = settings or Settings()
         self.driver = driver
         self.clock = clock
         self.cluster = cluster
@@ -158,7 +160,7 @@ class Agent:
         placement = Placement(instance_label=label, host_ip=self.host_ip, execution_env="AWS_ECS_EC2")
         pool = PausePool(self.driver, instance_label=label, host_ip=self.host_ip, image=PAUSE_IMAGE, per_key=1)
         self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool,
-                                 cleanup_wait=cleanup_wait_from_env())
+                                 cleanup_wait=self.settings.task_cleanup_wait)
         generation, assigned = self._poll(0, 0)
         self.runner.adopt(assigned)
         self.runner.start()

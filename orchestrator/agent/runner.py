@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -50,13 +49,6 @@ from orchestrator.runtime.driver import ContainerDriver, ContainerState, Runtime
 log = logging.getLogger("minecs.runner")
 
 
-def cleanup_wait_from_env(default: float = 600.0) -> float:
-    """``MINECS_TASK_CLEANUP_WAIT``: seconds a stopped task's containers (and task volumes) are kept."""
-    try:
-        value = float(os.environ.get("MINECS_TASK_CLEANUP_WAIT", default))
-    except ValueError:
-        return default
-    return value if value >= 0 else default
 
 DEFAULT_NETWORK = "minecs-awsvpc"
 

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import os
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -109,7 +108,7 @@ class DataPlane:
         self.on_health_change = on_health_change
         self.rng = rng if rng is not None else random.Random()
         self.picker = routing.TargetPicker(self.rng)
-        self.use_uvloop = _want_uvloop() if use_uvloop is None else use_uvloop
+        self.use_uvloop = want_uvloop() if use_uvloop is None else use_uvloop
         self.config = _Config(Snapshot())
         # loop-thread state
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -397,9 +396,9 @@ class _Outstanding(Mapping):  # type: ignore[type-arg]
         return sum(1 for r in self._records.values() if r.outstanding)
 
 
-def _want_uvloop() -> bool:
-    flag = os.environ.get("MINECS_LB_UVLOOP", "").strip().lower()
-    if flag in ("0", "no", "false", "off"):
+def want_uvloop(wanted: bool = True) -> bool:
+    """uvloop if ``wanted`` (the ``MINECS_LB_UVLOOP`` setting) and installed."""
+    if not wanted:
         return False
     try:
         import uvloop  # noqa: F401

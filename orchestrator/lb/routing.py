@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import random
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from orchestrator.lb.health import (
     DEREGISTRATION_IN_PROGRESS, DRAINING, DRAINING_STATES, FAILED_HEALTH_CHECKS, HEALTH_CHECK_DISABLED, HEALTHY,
@@ -22,6 +22,9 @@ from orchestrator.lb.matching import (
     NoRuleMatched, RequestInfo, condition_matches, match_rule, ordered_rules, render_redirect, rule_matches,
     strip_port, wildcard_match)
 from orchestrator.lb.model import Action, Target
+
+if TYPE_CHECKING:
+    import random  # the generator is passed in (seeded by the caller): annotations only
 
 __all__ = [
     # matching
@@ -146,8 +149,8 @@ class TargetPicker:
     ``weighted_random``); remembers, per group, the target it picked last so rotation is fair even when the
     candidate set changes between requests."""
 
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self._rng = rng if rng is not None else random.Random(0)
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
         self._groups: dict[str, _GroupState] = {}
 
     @property

@@ -12,15 +12,17 @@ CPU, memory, TCP ports, UDP ports, required attributes, then the request's const
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from orchestrator.errors import InvalidParameterException
 from orchestrator.scheduler import query
 from orchestrator.scheduler.model import (
     ACTIVE, AGENT, ATTRIBUTE, CPU, DISTINCT_INSTANCE, MEMBER_OF, MEMORY, PORTS, PORTS_UDP, Constraint,
     Instance, Request, Usage)
+
+if TYPE_CHECKING:
+    import random  # the generator is passed in (seeded by the caller): annotations only
 
 Rejection = Optional[tuple[str, Optional[str]]]  # (reason, detail) or None when the instance passes
 _NO_USAGE = Usage()

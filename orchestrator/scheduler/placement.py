@@ -28,8 +28,8 @@ both give the same assignments.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from orchestrator.scheduler import fastpath
 from orchestrator.scheduler.feasibility import Working, evaluate
@@ -37,6 +37,9 @@ from orchestrator.scheduler.model import (
     AGENT, ATTRIBUTE, CPU, DEFAULT_SERVICE_STRATEGY, DISTINCT_INSTANCE, MEMBER_OF, MEMORY, NO_INSTANCES, PORTS,
     PORTS_UDP, Constraint, Failure, Instance, Placement, Request, Strategy, Usage)
 from orchestrator.scheduler.ranking import choose, normalize, pick_for_removal
+
+if TYPE_CHECKING:
+    import random  # the generator is passed in (seeded by the caller): annotations only
 
 __all__ = [
     "AGENT", "ATTRIBUTE", "CPU", "DEFAULT_SERVICE_STRATEGY", "DISTINCT_INSTANCE", "MEMBER_OF", "MEMORY",

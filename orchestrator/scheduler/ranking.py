@@ -18,12 +18,15 @@ task of an AZ onto one instance).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import InvalidParameterException
 from orchestrator.scheduler.feasibility import Working
 from orchestrator.scheduler.model import ACTIVE, DEFAULT_SERVICE_STRATEGY, Instance, Request, Strategy, Usage
+
+if TYPE_CHECKING:
+    import random  # the generator is passed in (seeded by the caller): annotations only
 
 INSTANCE_ID = "instanceId"
 _ATTRIBUTE = "attribute:"

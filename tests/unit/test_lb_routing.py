@@ -349,7 +349,7 @@ def picks(picker: TargetPicker, n: int, targets=ALL, health=None, outstanding=No
     ({}, [T1, T2, T3, T4]),  # no health entries yet: all initial → fail open
 ])
 def test_round_robin_candidates_and_fail_open(health, expected_cycle):
-    got = picks(TargetPicker(), 2 * len(expected_cycle), health=health)
+    got = picks(TargetPicker(random.Random(0)), 2 * len(expected_cycle), health=health)
     assert got == expected_cycle * 2
 
 
@@ -359,11 +359,11 @@ def test_round_robin_candidates_and_fail_open(health, expected_cycle):
 ])
 def test_no_routable_target_returns_none(targets, health):
     for algorithm in ("round_robin", "least_outstanding_requests", "weighted_random"):
-        assert TargetPicker().pick("g", targets, health, {}, algorithm) is None
+        assert TargetPicker(random.Random(0)).pick("g", targets, health, {}, algorithm) is None
 
 
 def test_round_robin_is_per_group_and_survives_membership_changes():
-    picker = TargetPicker()
+    picker = TargetPicker(random.Random(0))
     assert picks(picker, 2, group="a") == [T1, T2]
     assert picks(picker, 1, group="b") == [T1]  # group b has its own rotation
     assert picks(picker, 1, group="a") == [T3]
@@ -383,18 +383,18 @@ def test_round_robin_is_per_group_and_survives_membership_changes():
     ({T1: 1}, [T2, T3, T4]),  # missing counts are 0
 ])
 def test_least_outstanding_requests(outstanding, expected):
-    assert picks(TargetPicker(), 3, outstanding=outstanding, algorithm="least_outstanding_requests") == expected
+    assert picks(TargetPicker(random.Random(0)), 3, outstanding=outstanding, algorithm="least_outstanding_requests") == expected
 
 
 def test_least_outstanding_ignores_unhealthy_even_if_idle():
     health = {T1: "unhealthy", T2: "healthy", T3: "healthy", T4: "draining"}
     outstanding = {T1: 0, T2: 9, T3: 4, T4: 0}
-    assert picks(TargetPicker(), 2, health=health, outstanding=outstanding,
+    assert picks(TargetPicker(random.Random(0)), 2, health=health, outstanding=outstanding,
                  algorithm="least_outstanding_requests") == [T3, T3]
 
 
 def test_least_outstanding_with_live_counts_spreads_load():
-    picker, outstanding = TargetPicker(), {t: 0 for t in ALL}
+    picker, outstanding = TargetPicker(random.Random(0)), {t: 0 for t in ALL}
     for _ in range(8):  # requests never finish: each pick adds one in flight
         chosen = picker.pick("g", ALL, {t: "healthy" for t in ALL}, outstanding, "least_outstanding_requests")
         outstanding[chosen] += 1
@@ -410,7 +410,7 @@ def test_weighted_random_is_uniform_and_seeded():
 
 
 def test_unknown_algorithm_behaves_as_round_robin():
-    assert picks(TargetPicker(), 5, algorithm="nope") == [T1, T2, T3, T4, T1]
+    assert picks(TargetPicker(random.Random(0)), 5, algorithm="nope") == [T1, T2, T3, T4, T1]
 
 
 # ------------------------------------------------------------------------------------------ health matcher

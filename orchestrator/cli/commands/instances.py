@@ -19,6 +19,7 @@ from orchestrator.cli.inputs import parse_shorthand_list
 from orchestrator.cli.main import App
 from orchestrator.cli.output import Output, age
 from orchestrator.errors import ClientException
+from orchestrator.settings import Settings
 
 
 def _res(resources: list[dict[str, Any]], name: str) -> int:
@@ -89,10 +90,14 @@ def agent(app: App, cluster: str, cpu: int | None, memory: int | None, attribute
             raise ClientException(f"--attribute expects NAME=VALUE, got '{a}'.")
         attrs[name] = value
     hcpu, hmem = _host_resources()
+    settings = Settings.from_env(os.environ)
+    for problem in settings.problems:
+        app.out.note(f"minecs agent: {problem}")
     driver = DockerDriver(base_url=docker_host)
     driver.ping()
     ag = Agent(app.client, driver, SystemClock(), cluster=cluster, cpu=cpu or hcpu, memory=memory or hmem,
-               attributes=attrs, host_ip=host_ip, state_dir=state_dir or app.home.path / "agents" / host_ip)
+               attributes=attrs, host_ip=host_ip, state_dir=state_dir or app.home.path / "agents" / host_ip,
+               settings=settings)
     signal.signal(signal.SIGTERM, lambda *_: ag.stop())
     signal.signal(signal.SIGINT, lambda *_: ag.stop())
     ag.run()
