@@ -12,68 +12,15 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import IntEnum
 from pathlib import Path
-from typing import Any
 
 import click
 
 from orchestrator import naming
-from orchestrator.api.client import ApiClient
+from orchestrator.cli.app import App, ExitStatus
 from orchestrator.cli.output import Output
 from orchestrator.errors import MinecsError
-from orchestrator.home import Home, default_home, running_endpoint, start_background
-
-
-class ExitStatus(IntEnum):
-    OK = 0
-    SERVER_ERROR = 1
-    CLIENT_ERROR = 2
-    WAIT_FAILED = 3
-
-
-class App:
-    """What every command gets in ``ctx.obj``: output, the home, and a lazily connected client."""
-
-    def __init__(self, *, endpoint: str | None, region: str, output: str | None, home: Path) -> None:
-        self.endpoint_option = endpoint
-        self.region = region
-        self.out = Output(output)
-        self.home = Home(home)
-        self._client: ApiClient | None = None
-
-    @property
-    def client(self) -> ApiClient:
-        if self._client is None:
-            endpoint = self.endpoint_option or running_endpoint(self.home)
-            if endpoint is None:
-                endpoint = start_background(self.home)
-                self.out.note(f"minecs: no control plane was running for {self.home.path}; "
-                              f"started one at {endpoint}")
-            self._client = ApiClient(endpoint, self.region)
-        return self._client
-
-    def call(self, operation: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-        return self.client.call(operation, {k: v for k, v in (params or {}).items() if v is not None}, **kw)
-
-    @staticmethod
-    def fail_on_failures(resp: dict[str, Any]) -> None:
-        """After a write has printed its response: exit 2 when it lists ``failures`` (see the module doc)."""
-        if resp.get("failures"):
-            raise SystemExit(ExitStatus.CLIENT_ERROR)
-
-    def paginate(self, operation: str, params: dict[str, Any], key: str, max_items: int | None) -> dict[str, Any]:
-        """Follow nextToken like the AWS CLI does, merging ``key`` across pages."""
-        items: list[Any] = []
-        token = None
-        while True:
-            page = self.call(operation, {**params, "nextToken": token})
-            items.extend(page.get(key, []))
-            token = page.get("nextToken")
-            if not token or (max_items is not None and len(items) >= max_items):
-                break
-        out: dict[str, Any] = {key: items[:max_items] if max_items is not None else items}
-        return out
+from orchestrator.home import default_home
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.main import App, ExitStatus
+from orchestrator.cli.app import App, ExitStatus
 from orchestrator.cli.output import Output
 from orchestrator.errors import ClientError
 from typing import TYPE_CHECKING

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.inputs import parse_tags
-from orchestrator.cli.main import App
+from orchestrator.cli.app import App
 from orchestrator.cli.output import Output, short_arn
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.inputs import load_document, parse_shorthand_value
-from orchestrator.cli.main import App
+from orchestrator.cli.app import App
 from orchestrator.errors import ClientException
 
 S, I, J, L = "str", "int", "json", "list"  # option kinds: string, integer, structure, list of strings

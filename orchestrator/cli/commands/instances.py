@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.inputs import parse_shorthand_list
-from orchestrator.cli.main import App
+from orchestrator.cli.app import App
 from orchestrator.cli.output import Output, age
 from orchestrator.errors import ClientException
 from orchestrator.settings import Settings

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from orchestrator.cli.main import App
+from orchestrator.cli.app import App
 from orchestrator.errors import ConnectionFailed
 from orchestrator.home import probe, running_endpoint, start_background, stop
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.inputs import load_document, parse_shorthand_list, parse_shorthand_value, parse_tags
-from orchestrator.cli.main import App, ExitStatus
+from orchestrator.cli.app import App, ExitStatus
 from orchestrator.cli.output import Output, age, short_arn, when
 from orchestrator.errors import ClientException
 

@@ -1,0 +1,23 @@
+"""Every CLI command module imports on its own (no partially initialised root command)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import orchestrator.cli.commands as commands
+from tests.helpers import REPO
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_command_module_imports_first(name: str) -> None:
+    code = f"import orchestrator.cli.commands.{name} as m; assert m.COMMANDS"
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert importlib.import_module(f"orchestrator.cli.commands.{name}").COMMANDS
