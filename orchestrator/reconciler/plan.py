@@ -212,7 +212,7 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
             plan.events.append(f"(service {name}) rolling back to deployment {target.id}.")
             primary = back
     if s.scheduling_strategy == "DAEMON":
-        _daemon(s, primary, live, stopping, daemon_instances or [], plan, stop)
+        _daemon(s, primary, tasks, stopping, daemon_instances or [], plan, stop)
     else:
         _scale(s, primary, tasks, stopping, now, plan, stop, trusted)
     _finish(s, primary, tasks, stopping, now, plan, trusted)
@@ -224,7 +224,7 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
     return plan
 
 
-def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stopping: set[str], eligible: list[str],
+def _daemon(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stopping: set[str], eligible: list[str],
             plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None]) -> None:
     """One task per eligible instance: start where one is missing, stop where the instance no longer
     qualifies or runs a duplicate; a new deployment replaces each instance's task stop-first (DAEMON's
@@ -234,8 +234,8 @@ def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stoppin
     primary.desired_count = s.desired_count
     wanted = set(eligible)
     by_instance: dict[str, list[TaskView]] = {}
-    for t in live:
-        if t.task_id not in stopping:
+    for t in tasks:
+        if t.live and t.task_id not in stopping:
             by_instance.setdefault(t.instance_id or "", []).append(t)
     for iid, ts in by_instance.items():
         keep = None
@@ -244,18 +244,14 @@ def _daemon(s: ServiceRecord, primary: Deployment, live: list[TaskView], stoppin
         for t in ts:
             if t is not keep:
                 stop(t, StopCode.SERVICE_SCHEDULER_INITIATED, _scaling_reason(t.deployment_id or primary.id))
-    busy = {iid for iid, ts in by_instance.items() if ts} | _still_stopping_on(plan, live)
+    # an instance is busy while any task of the service there is not STOPPED (stopped in this pass included)
+    busy = {iid for iid, ts in by_instance.items() if ts} | \
+        {t.instance_id or "" for t in tasks if t.stopping or (t.task_id in stopping and t.last_status != TaskStatus.STOPPED)}
     if primary.rollout_state != "FAILED":
         plan.start_on.extend((primary.id, iid) for iid in eligible if iid not in busy)
     if plan.stop:
         plan.events.append(f"(service {s.name}) has stopped {len(plan.stop)} running tasks: "
                            + " ".join(f"(task {tid})" for tid, _, _ in plan.stop) + ".")
-
-
-def _still_stopping_on(plan: ServicePlan, live: list[TaskView]) -> set[str]:
-    """Instances where a task stopped in this pass is still there (it stops once the plan is applied)."""
-    gone = {tid for tid, _, _ in plan.stop}
-    return {t.instance_id or "" for t in live if t.task_id in gone}
 
 
 def _rollback_target(s: ServiceRecord) -> Deployment | None:

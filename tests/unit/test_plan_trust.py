@@ -292,3 +292,21 @@ def test_a_failed_primary_without_rollback_does_not_hold_the_floor_for_the_old_t
         [make_task(f"n{i}", created=NOW - 300 + i) for i in range(2)]
     plan = run(svc, tasks)
     assert not set(stopped_ids(plan)) & {t.task_id for t in tasks_of_old}
+
+
+def test_daemon_replacement_waits_for_the_old_task_to_stop():
+    """DAEMON (maximumPercent 100): one task per instance, stop-first, the new one once the old is STOPPED."""
+    svc = rolling(3, min_pct=0, max_pct=100, scheduling_strategy="DAEMON")
+
+    def on(tid: str, iid: str, **kw) -> TaskView:
+        t = make_task(tid, **kw)
+        return TaskView(**{**t.__dict__, "instance_id": iid})
+    tasks = [on("old1", "i1", dep=OLD), on("leaving2", "i2", dep=OLD, desired=S)]
+    plan = plan_service(svc, tasks, NOW, new_deployment_id=no_ids, daemon_instances=["i1", "i2", "i3"],
+                        settle=SETTLE)
+    assert stopped_ids(plan) == ["old1"]
+    assert plan.start_on == [(NEW, "i3")]          # i1 and i2 still have a task on its way out
+    later = [on("old1", "i1", dep=OLD, status=S, code=SSI), on("leaving2", "i2", dep=OLD, status=S, code=SSI)]
+    p2 = plan_service(plan.service, later, NOW + 1, new_deployment_id=no_ids, daemon_instances=["i1", "i2", "i3"],
+                      settle=SETTLE)
+    assert sorted(p2.start_on) == [(NEW, "i1"), (NEW, "i2"), (NEW, "i3")]
