@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bench import common as C
 from bench import placement
-from bench import idle, lb, replace, runtask, services30
+from bench import idle, lb, replace, restart, runtask, services30
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     runtask.NAME: runtask.run,
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     replace.NAME: replace.run,
     idle.NAME: idle.run,
     lb.NAME: lb.run,
+    restart.NAME: restart.run,
 }
 
 USAGE = f"""usage: python -m bench [NAME ...]
