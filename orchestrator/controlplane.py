@@ -449,9 +449,9 @@ class ControlPlane:
 
     def start(self) -> None:
         try:
-            from orchestrator.lb.proxy import DataPlane, want_uvloop
+            from orchestrator.lb.proxy import DataPlane
             self.lb = DataPlane(on_health_change=self._on_target_health,
-                                use_uvloop=want_uvloop(self.settings.lb_uvloop))
+                                use_uvloop=self.settings.lb_uvloop)
             self.lb.start()
             self.lb_changed()
         except ImportError:

@@ -16,10 +16,6 @@ from tests.helpers import kill_server, run_cli
 os.environ.setdefault("MINECS_TASK_SETTLE_SECONDS", "1")
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "server_env(**env): environment of the test's control plane process")
-
-
 @pytest.fixture
 def home(tmp_path: Path):
     """A fresh MINECS_HOME; whatever server it started is stopped at the end."""

@@ -96,7 +96,7 @@ class DataPlane:
     def __init__(self, *, on_health_change: HealthCallback | None = None, host: str = "127.0.0.1",
                  idle_timeout: float = 60.0, connect_timeout: float = 10.0, client_idle_timeout: float = 60.0,
                  pool_idle_timeout: float = 4.0, max_idle_per_target: int = MAX_IDLE_PER_TARGET, rng: random.Random | None = None,
-                 use_uvloop: bool | None = None) -> None:
+                 use_uvloop: bool = True) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the data plane listens on loopback only, not {host!r}")
         self.host = host
@@ -108,7 +108,7 @@ class DataPlane:
         self.on_health_change = on_health_change
         self.rng = rng if rng is not None else random.Random()
         self.picker = routing.TargetPicker(self.rng)
-        self.use_uvloop = want_uvloop() if use_uvloop is None else use_uvloop
+        self.use_uvloop = want_uvloop(use_uvloop)  # the setting asks; uvloop must also be installed
         self.config = _Config(Snapshot())
         # loop-thread state
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -214,7 +214,7 @@ def plan_service(svc: ServiceRecord, tasks: list[TaskView], now: float, *,
     if s.scheduling_strategy == "DAEMON":
         _daemon(s, primary, tasks, stopping, daemon_instances or [], plan, stop)
     else:
-        _scale(s, primary, tasks, stopping, now, plan, stop, trusted)
+        _scale(s, primary, tasks, stopping, now, plan, stop, trusted, failed)
     _finish(s, primary, tasks, stopping, now, plan, trusted)
     # plan again when a task that is waiting to be trusted will be (nothing else would wake the service)
     settling = [t.started_at + settle for t in live if t.task_id not in stopping and t.healthy and
@@ -288,11 +288,10 @@ def _account_stopped(s: ServiceRecord, tasks: list[TaskView], deps: dict[str, De
 
 def _scale(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stopping: set[str], now: float,
            plan: ServicePlan, stop: Callable[[TaskView, StopCode, str], None],
-           trusted: Callable[[TaskView], bool]) -> None:
+           trusted: Callable[[TaskView], bool], failed: set[str]) -> None:
     cfg = s.deployment_config
     desired = s.desired_count
     primary.desired_count = desired
-    failed = {d.id for d in s.deployments if d.rollout_state == "FAILED"}
     remaining = [t for t in tasks if t.live and t.task_id not in stopping]
     mine = [t for t in remaining if t.deployment_id == primary.id and not t.draining]
     old = [t for t in remaining if t.deployment_id != primary.id or t.draining]
@@ -327,14 +326,14 @@ def _scale(s: ServiceRecord, primary: Deployment, tasks: list[TaskView], stoppin
     # those still stopping included) and the launch backoff
     need = desired - len(mine)
     if need > 0 and primary.rollout_state != "FAILED":
-        room = ceiling - (len(mine) + old_left) - _stopping_count(tasks, stopping)
+        still_stopping = _stopping_count(tasks, stopping)
+        room = ceiling - (len(mine) + old_left) - still_stopping
         if now < s.next_launch_at:
             plan.wake_at = s.next_launch_at
         elif room > 0:
             started = min(need, room)
             plan.start.append((primary.id, started))
-        elif stopped_old == 0 and old_left > 0 and all(t.healthy for t in mine) and \
-                _stopping_count(tasks, stopping) == 0:
+        elif stopped_old == 0 and old_left > 0 and all(t.healthy for t in mine) and still_stopping == 0:
             # nothing in flight could change the picture: the bounds themselves allow no progress
             stalled = True
     if stalled and not s.stalled:

@@ -288,10 +288,10 @@ def test_a_failed_primary_without_rollback_does_not_hold_the_floor_for_the_old_t
     deployment's good tasks are not drained for them."""
     svc = rolling(2, breaker=True, rollback=False)
     svc.deployments[0].rollout_state = "FAILED"
-    tasks = (tasks_of_old := [make_task(f"o{i}", dep=OLD, created=NOW - 500 + i) for i in range(2)]) + \
-        [make_task(f"n{i}", created=NOW - 300 + i) for i in range(2)]
-    plan = run(svc, tasks)
-    assert not set(stopped_ids(plan)) & {t.task_id for t in tasks_of_old}
+    old = [make_task(f"o{i}", dep=OLD, created=NOW - 500 + i) for i in range(2)]
+    new = [make_task(f"n{i}", created=NOW - 300 + i) for i in range(2)]
+    plan = run(svc, old + new)
+    assert not set(stopped_ids(plan)) & {t.task_id for t in old}
 
 
 def test_daemon_replacement_waits_for_the_old_task_to_stop():
