@@ -359,7 +359,7 @@ class ControlPlane:
             if typed[key] is None:
                 continue
             pending.append((task_ops.runner_view(t), typed[key]))
-        self.runner.adopt(pending)
+        self.runner.adopt(pending, defer_orphans=True)
 
     # -- clusters -------------------------------------------------------------------------------
 
@@ -457,27 +457,17 @@ class ControlPlane:
         except ImportError:
             self.lb = None
         threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
-        if self.runner is not None:  # the API answers (with the stored state) while adoption runs
-            threading.Thread(target=self._adopt_then_run, name="adoption", daemon=True).start()
-        else:
-            self.controller.start()
-        self.fleet.start()
-
-    def _adopt_then_run(self) -> None:
-        """Adopt what Docker still runs, then start the runner and the service controller (which must not
-        replace tasks before they are adopted). StopTask calls that came in meanwhile are handed on."""
-        t0 = self.clock.monotonic()
-        try:
+        if self.runner is not None:
+            # Matching the tasks with their containers is one list call (and an inspect per container of a
+            # task not yet STOPPED), done before the API answers so it never answers with a stale picture;
+            # removing orphans (thousands after a lost home) runs beside the API.
+            t0 = self.clock.monotonic()
             self.adopt_tasks()
-        except Exception:
-            log.exception("adopting the tasks of the previous control plane failed")
-        assert self.runner is not None
-        self.runner.start()
-        for t in self.store.list_tasks(desired=TaskStatus.STOPPED, not_stopped=True, launch_type="FARGATE"):
-            if t.drain_until is None or t.drain_done:
-                self.runner.stop_task(t.task_id, t.stop_code or StopCode.USER_INITIATED, t.stopped_reason or "")
+            log.info("adopted the FARGATE tasks in %.2f s", self.clock.monotonic() - t0)
+            self.runner.start()
+            threading.Thread(target=self.runner.remove_orphans, name="orphans", daemon=True).start()
         self.controller.start()
-        log.info("adopted the FARGATE tasks in %.2f s", self.clock.monotonic() - t0)
+        self.fleet.start()
 
     def stop(self) -> None:
         self._housekeeping_stop.set()

@@ -102,6 +102,7 @@ class TaskRunner:
         self.pool = pool
         self._pause_owner: dict[str, str] = {}  # pause container ID → task ID (pool pauses have no task label)
         self.metadata = MetadataWriter(driver, C.METADATA_DIR)
+        self._orphans: tuple[Any, ...] | None = None  # found by adopt, removed by remove_orphans
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -144,14 +145,16 @@ class TaskRunner:
         self._wake(task_id)
         return True
 
-    def adopt(self, tasks: list[tuple[TaskRecord, Any]]) -> None:
+    def adopt(self, tasks: list[tuple[TaskRecord, Any]], *, defer_orphans: bool = False) -> None:
         """After a restart: take over ``tasks`` (not yet cleaned up per the store), match them with the
         containers Docker still has, and remove labelled containers and volumes that belong to no known task.
 
         One list call finds every container; only those of tasks that are not STOPPED yet are inspected
         (thousands of exited containers kept for the clean-up wait cost nothing more). A task whose pause
         is not running and none of whose containers ran gets its created containers discarded: they are
-        recreated against the pause the step provisions (a crash may have left them joined to another)."""
+        recreated against the pause the step provisions (a crash may have left them joined to another).
+        With ``defer_orphans`` the removal of orphans (thousands of ``docker rm`` after a lost home) is left
+        to ``remove_orphans()``, which the caller may run beside its other work."""
         rows = self.driver.summaries(self._label_filter, all=True)
         volumes = self.driver.list_volumes(self._volume_filter)
         by_task: dict[str, list[Any]] = {}
@@ -208,7 +211,16 @@ class TaskRunner:
                         m.obs[name] = Observed()
             self._publish(m)  # what changed while no runner held it
             self._wake(task.task_id)
-        referenced = set(self._pause_owner)
+        self._orphans = (by_task, known, volumes, set(self._pause_owner), rows)
+        if not defer_orphans:
+            self.remove_orphans()
+
+    def remove_orphans(self) -> None:
+        """Remove what the last ``adopt`` found of no known task: containers, task volumes, pool pauses."""
+        if self._orphans is None:
+            return
+        by_task, known, volumes, referenced, rows = self._orphans
+        self._orphans = None
         for task_id, group in by_task.items():
             if task_id not in known:
                 for r in group:
