@@ -115,7 +115,7 @@ class ServiceController:
         out = []
         draining = {i.instance_id for i in self.cp.store.list_instances(svc.cluster, statuses=("DRAINING",))} \
             if svc.launch_type == "EC2" else set()
-        health = {lb["targetGroupArn"]: self.cp.target_health(lb["targetGroupArn"]) for lb in svc.load_balancers}
+        health = {lb["targetGroupArn"]: self.cp.elbv2.health(lb["targetGroupArn"]) for lb in svc.load_balancers}
         for t in self.cp.store.list_tasks(cluster=svc.cluster, service_name=svc.name):
             if t.last_status == TaskStatus.STOPPED and (t.stopped_at or 0) < now - STOPPED_TASK_WINDOW:
                 continue
@@ -144,7 +144,8 @@ class ServiceController:
             target = target_of(t, lb)
             if target is None:
                 return "initial", None
-            state, reason, desc = health[lb["targetGroupArn"]].get(target, ("initial", "", ""))
+            h = health[lb["targetGroupArn"]].get(target)
+            state, reason, desc = (h.state, h.reason, h.description) if h is not None else ("initial", "", "")
             if order.get(state, 2) < order[worst]:
                 worst = state
             if state == "unhealthy" and bad is None:
@@ -183,18 +184,16 @@ class ServiceController:
 
     def _sync_targets(self, svc: ServiceRecord) -> None:
         """Register the RUNNING tasks' targets; deregister (drain) those of tasks on their way out."""
-        from orchestrator.ops import loadbalancers as L
         tasks = [t for t in self.cp.store.list_tasks(cluster=svc.cluster, service_name=svc.name, not_stopped=True)
                  if t.created_at >= svc.created_at]
         events = []
         changed = False
         for lb in svc.load_balancers:
             arn = lb["targetGroupArn"]
-            try:
-                doc = L.target_group(self.cp.store, arn)
-            except L.LbError:
+            tg = self.cp.elbv2.target_group(arn)
+            if tg is None:
                 continue
-            registered = {(x["Id"], x["Port"]) for x in doc["_targets"] if x["State"] == "registered"}
+            registered = tg.registered
             wanted, leaving = set(), set()
             for t in tasks:
                 target = target_of(t, lb)
@@ -207,14 +206,13 @@ class ServiceController:
             add = sorted(wanted - registered)
             drop = sorted(leaving & registered)
             if add:
-                L.register_targets(self.cp.store, arn, [{"Id": ip, "Port": port} for ip, port in add])
+                self.cp.elbv2.register(arn, add)
                 events.append(f"(service {svc.name}) registered {len(add)} targets in (target-group {arn})")
             if drop:
-                L.deregister_targets(self.cp.store, self.cp.clock, arn, [{"Id": ip, "Port": port} for ip, port in drop])
+                self.cp.elbv2.deregister(arn, drop)
                 events.append(f"(service {svc.name}) deregistered {len(drop)} targets in (target-group {arn})")
             changed = changed or bool(add or drop)
         if changed:
-            self.cp.lb_changed()
             self.post_events(svc.cluster, svc.name, events)
 
     def _add_events(self, svc: ServiceRecord, messages: list[str]) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator import __version__, naming
-from orchestrator.api.server import ApiHttpServer
+from orchestrator.platform.http import ApiHttpServer
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.errors import (ClusterContainsContainerInstancesException, ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
                                  MinecsError, RuntimeDriverError)
@@ -50,8 +50,10 @@ class ControlPlane:
         self.controller = ServiceController(self, settle=self.settings.task_settle_seconds)
         self.fleet = Fleet(self)
         self.endpoint: str | None = None
-        self.lb: Any = None  # the load balancer data plane, started with the control plane
-        self._lb_lock = threading.Lock()
+        from orchestrator.ids import RandomIds
+        from orchestrator.services.elbv2 import Elbv2
+        self.elbv2 = Elbv2(store, clock, RandomIds(), use_uvloop=self.settings.lb_uvloop, on_change=self.notify,
+                           on_health_change=self._on_target_health)
         self._housekeeping_stop = threading.Event()
 
     # -- identity -------------------------------------------------------------------------------
@@ -158,14 +160,11 @@ class ControlPlane:
 
     def _drain_delay(self, svc: Any) -> float:
         """The longest deregistration delay of the service's target groups (0 without load balancers)."""
-        from orchestrator.ops import loadbalancers as L
         delay = 0.0
         for lb in svc.load_balancers:
-            try:
-                doc = L.target_group(self.store, lb.get("targetGroupArn"))
-            except L.LbError:
-                continue
-            delay = max(delay, float(doc["_attributes"]["deregistration_delay.timeout_seconds"]))
+            tg = self.elbv2.target_group(lb.get("targetGroupArn"))
+            if tg is not None:
+                delay = max(delay, tg.deregistration_delay)
         return delay
 
     def _start_service_tasks(self, svc: Any, dep_id: str, n: int, only: list[str] | None = None) -> list[str]:
@@ -393,33 +392,15 @@ class ControlPlane:
 
     # -- process --------------------------------------------------------------------------------
 
-    # -- load balancer ----------------------------------------------------------------------------
-
-    def lb_changed(self) -> None:
-        """Push the load balancer configuration to the data plane (after any LB or target change).
-        Reading and applying happen under one lock, so a newer snapshot can never be overtaken by an older."""
-        if self.lb is not None:
-            from orchestrator.ops.loadbalancers import snapshot
-            with self._lb_lock:
-                self.lb.apply(snapshot(self.store))
-        self.notify()
-
-    def target_health(self, group_arn: str) -> dict[tuple[str, int], tuple[str, str, str]]:
-        if self.lb is None:
-            return {}
-        return {(t.ip, t.port): (state, reason, desc) for t, state, reason, desc in self.lb.target_health(group_arn)}
-
-    def _on_target_health(self, group_arn: str, target: Any, state: str, reason: str) -> None:
+    def _on_target_health(self) -> None:
         self.controller.wake_all()
         self.notify()
 
     def _housekeeping(self) -> None:
-        from orchestrator.ops.loadbalancers import expire_draining
         next_forget = 0.0
         while not self._housekeeping_stop.wait(1.0):
             try:
-                if expire_draining(self.store, self.clock):
-                    self.lb_changed()
+                self.elbv2.housekeeping()
                 self.finish_drained_stops()
                 if self.clock.monotonic() >= next_forget:
                     next_forget = self.clock.monotonic() + 60.0
@@ -448,14 +429,7 @@ class ControlPlane:
                 self.notify()
 
     def start(self) -> None:
-        try:
-            from orchestrator.lb.proxy import DataPlane
-            self.lb = DataPlane(on_health_change=self._on_target_health,
-                                use_uvloop=self.settings.lb_uvloop)
-            self.lb.start()
-            self.lb_changed()
-        except ImportError:
-            self.lb = None
+        self.elbv2.start()
         threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
         if self.runner is not None:
             # Matching the tasks with their containers is one list call (and an inspect per container of a
@@ -471,8 +445,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         self._housekeeping_stop.set()
-        if self.lb is not None:
-            self.lb.stop()
+        self.elbv2.stop()
         self.fleet.stop()
         self.controller.stop()
         if self.runner is not None:
@@ -521,6 +494,21 @@ def fargate_runner(cp: ControlPlane) -> Any:
                       pool=pool if pool.per_key else None)
 
 
+def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> ApiHttpServer:
+    """The one endpoint, serving every service. Adding a service is one line here."""
+    from orchestrator.api.handlers import ecs_services
+    from orchestrator.ids import RandomIds
+    from orchestrator.platform.dispatch import Dispatcher
+    from orchestrator.platform.protocols import json_
+    from orchestrator.services import elbv2
+    dispatcher = Dispatcher(RandomIds().uuid)
+    for service in [*ecs_services(cp), elbv2.service(cp.elbv2)]:
+        dispatcher.add(service)
+    server = ApiHttpServer(dispatcher, host, port)
+    server.add_route("GET", "/ping", lambda req: json_.serialize_raw(cp.ping_info(), dispatcher.new_request_id()))
+    return server
+
+
 def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threading.Event | None = None) -> None:
     """Run the control plane in the foreground until SIGTERM/SIGINT."""
     home.ensure()
@@ -531,7 +519,7 @@ def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threadin
         log.warning("%s", problem)
     cp = ControlPlane(home, store, SystemClock(), runner_factory=fargate_runner, settings=settings)
     clusters.ensure_default_cluster(store, cp.clock)
-    server = ApiHttpServer(cp, host, port)
+    server = api_server(cp, host, port)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

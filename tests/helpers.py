@@ -75,3 +75,14 @@ def kill_server(home: Path, sig: int = signal.SIGTERM, timeout: float = 30) -> N
         except ChildProcessError:
             return False
     wait_for(gone, timeout, message=f"server pid {pid} to exit")
+
+
+def api_call(srv: Any, target: str, body: bytes, region: str = "us-east-1") -> tuple[int, dict[str, Any]]:
+    """One JSON request through the platform's dispatcher in-process: (HTTP status, decoded body)."""
+    import json as _json
+
+    from orchestrator.platform.protocols import HttpRequest
+    auth = f"AWS4-HMAC-SHA256 Credential=AKID/20260101/{region}/ecs/aws4_request, SignedHeaders=host, Signature=x"
+    resp = srv.dispatcher.handle(HttpRequest("POST", "/", "", {"x-amz-target": target, "authorization": auth,
+                                                               "content-type": "application/x-amz-json-1.1"}, body))
+    return resp.status, _json.loads(resp.body)

@@ -29,6 +29,7 @@ class App:
         self.out = Output(output)
         self.home = Home(home)
         self._client: ApiClient | None = None
+        self._aws: dict[str, Any] = {}
 
     @property
     def client(self) -> ApiClient:
@@ -43,6 +44,13 @@ class App:
 
     def call(self, operation: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return self.client.call(operation, {k: v for k, v in (params or {}).items() if v is not None}, **kw)
+
+    def aws(self, service: str, operation: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One operation of another service of minecs (``elbv2``...) through botocore, as SDKs send it."""
+        from orchestrator.cli import aws
+        if service not in self._aws:
+            self._aws[service] = aws.client(service, self.client.endpoint, self.region)
+        return aws.call(self._aws[service], operation, {k: v for k, v in (params or {}).items() if v is not None})
 
     @staticmethod
     def fail_on_failures(resp: dict[str, Any]) -> None:

@@ -459,5 +459,24 @@ class Store:
         sql += " ORDER BY created_at, arn"
         return [json.loads(r["doc"]) for r in self._all(sql, tuple(args))]
 
+    def get_lb_row(self, arn: str) -> tuple[str, dict[str, Any], str | None, float] | None:
+        """(kind, doc, parent, created_at) of one load balancer resource."""
+        row = self._one("SELECT kind, doc, parent, created_at FROM lb_resources WHERE arn = ?", (arn,))
+        return (row["kind"], json.loads(row["doc"]), row["parent"], row["created_at"]) if row else None
+
+    def list_lb_rows(self, kind: str, *, parent: str | None = None,
+                     name: str | None = None) -> list[tuple[dict[str, Any], str | None, float]]:
+        """(doc, parent, created_at) of the resources of one kind, oldest first."""
+        sql = "SELECT doc, parent, created_at FROM lb_resources WHERE kind = ?"
+        args: list[Any] = [kind]
+        if parent is not None:
+            sql += " AND parent = ?"
+            args.append(parent)
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        sql += " ORDER BY created_at, arn"
+        return [(json.loads(r["doc"]), r["parent"], r["created_at"]) for r in self._all(sql, tuple(args))]
+
     def delete_lb(self, arn: str) -> None:
         self._exec("DELETE FROM lb_resources WHERE arn = ? OR parent = ?", (arn, arn))

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from orchestrator.api.client import ApiClient
+from orchestrator.cli import aws
 from tests.helpers import REPO, run_cli, wait_for
 
 pytestmark = pytest.mark.docker
@@ -57,8 +58,9 @@ def stack(fargate, tmp_path: Path):
     port = free_port()
     doc["loadBalancers"][0]["listeners"][0]["port"] = port
     api = ApiClient(fargate["endpoint"])
+    elbv2 = aws.client("elbv2", fargate["endpoint"], "us-east-1")
     yield {**fargate, "doc": doc, "port": port, "path": write_stack(tmp_path, doc), "api": api,
-           "call": lambda op, **p: api.call(op, p, minecs=True)}
+           "call": lambda op, **p: aws.call(elbv2, op, p)}
     # scale down and delete the service so its containers go before the fixture removes the rest
     run_cli(fargate["home"], "delete-service", "--service", "web", "--force")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.api.client import ApiClient
+from orchestrator.cli import aws
 from orchestrator.errors import MinecsError
 from tests.helpers import run_cli, wait_for
 
@@ -46,7 +47,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 @pytest.fixture
 def lb(fargate, tmp_path: Path):
     api = ApiClient(fargate["endpoint"])
-    call = lambda op, **p: api.call(op, p, minecs=True)  # noqa: E731
+    elbv2 = aws.client("elbv2", fargate["endpoint"], "us-east-1")  # ELBv2's query protocol, as the CLI sends it
+    call = lambda op, **p: aws.call(elbv2, op, p)  # noqa: E731
     f = tmp_path / "lbweb.json"
     f.write_text(json.dumps(WEB))
     assert run_cli(fargate["home"], "register-task-definition", str(f), "--output", "json").code == 0

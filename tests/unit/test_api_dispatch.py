@@ -7,7 +7,10 @@ import json
 import pytest
 
 from orchestrator.api import params as P
-from orchestrator.api.server import ApiHttpServer, region_of
+from orchestrator.controlplane import api_server
+from orchestrator.platform.dispatch import region_of
+from orchestrator.platform.protocols import HttpRequest
+from tests.helpers import api_call
 from orchestrator.clock import FakeClock
 from orchestrator.controlplane import ControlPlane
 from orchestrator.errors import InvalidParameterException
@@ -23,22 +26,22 @@ def server(tmp_path):
     store = Store(tmp_path / "s.db")
     cp = ControlPlane(Home(tmp_path), store, FakeClock())
     ensure_default_cluster(store, cp.clock)
-    srv = ApiHttpServer(cp, "127.0.0.1", 0)
+    srv = api_server(cp, "127.0.0.1", 0)
     yield srv
     srv.server_close()
     store.close()
 
 
 def call(srv, op, body, region="us-east-1"):
-    return srv.dispatch(ECS + op, json.dumps(body).encode(), region, "rid")
+    return api_call(srv, ECS + op, json.dumps(body).encode(), region)
 
 
 def test_unknown_operation_and_bad_bodies(server) -> None:
     status, body = call(server, "Nope", {})
     assert status == 400 and body["__type"] == "UnknownOperationException"
-    status, body = server.dispatch(ECS + "ListClusters", b"{not json", "us-east-1", "r")
+    status, body = api_call(server, ECS + "ListClusters", b"{not json", "us-east-1")
     assert status == 400 and body["__type"] == "SerializationException"
-    status, body = server.dispatch("Other.ListClusters", b"{}", "us-east-1", "r")
+    status, body = api_call(server, "Other.ListClusters", b"{}", "us-east-1")
     assert status == 400
 
 
@@ -52,7 +55,7 @@ def test_type_errors_are_invalid_parameter(server) -> None:
 def test_internal_errors_are_500_server_exception(server, monkeypatch) -> None:
     def broken(cp, req):
         raise KeyError("bug")
-    monkeypatch.setitem(server.operations, "ListClusters", broken)
+    monkeypatch.setitem(server.dispatcher.services["ecs"].handlers, "ListClusters", broken)
     status, body = call(server, "ListClusters", {})
     assert status == 500 and body["__type"] == "ServerException"
 
@@ -63,9 +66,9 @@ def test_region_in_arns(server) -> None:
 
 
 def test_region_parsing() -> None:
-    h = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-central-1/ecs/aws4_request, X"}
-    assert region_of(h) == "eu-central-1"
-    assert region_of({}) == "us-east-1"
+    h = {"authorization": "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-central-1/ecs/aws4_request, X"}
+    assert region_of(HttpRequest("POST", "/", "", h, b"")) == "eu-central-1"
+    assert region_of(HttpRequest("POST", "/", "", {}, b"")) == "us-east-1"
 
 
 @pytest.mark.parametrize("n,size,pages", [(0, 100, [0]), (5, 2, [2, 2, 1]), (4, 2, [2, 2]), (250, 100, [100, 100, 50])])

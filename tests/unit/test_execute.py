@@ -11,7 +11,8 @@ import pytest
 
 from orchestrator.agent.containers import Placement
 from orchestrator.agent.runner import TaskRunner
-from orchestrator.api.server import ApiHttpServer
+from orchestrator.controlplane import api_server
+from tests.helpers import api_call
 from orchestrator.api.shapes import exec_session_shape, task_shape
 from orchestrator.clock import SystemClock
 from orchestrator.controlplane import ControlPlane
@@ -242,10 +243,10 @@ def api(tmp_path):
         driver, cp, cp.clock, Placement(instance_label="test-exec"), workers=2))
     ensure_default_cluster(store, cp.clock)
     cp.runner.start()
-    srv = ApiHttpServer(cp, "127.0.0.1", 0)
+    srv = api_server(cp, "127.0.0.1", 0)
 
     def call(op: str, body: dict) -> tuple[int, dict]:
-        return srv.dispatch(ECS + op, json.dumps(body).encode(), REGION, "rid")
+        return api_call(srv, ECS + op, json.dumps(body).encode(), REGION)
 
     status, body = call("RegisterTaskDefinition", BUSYBOX_TD)
     assert status == 200, body

@@ -9,7 +9,8 @@ import pytest
 
 from orchestrator.agent.containers import Placement
 from orchestrator.agent.runner import TaskRunner
-from orchestrator.api.server import ApiHttpServer
+from orchestrator.controlplane import api_server
+from tests.helpers import api_call
 from orchestrator.clock import SystemClock
 from orchestrator.controlplane import ControlPlane
 from orchestrator.home import Home
@@ -33,10 +34,10 @@ def call(tmp_path):
     ensure_default_cluster(store, cp.clock)
     cp.runner.start()
     cp.controller.start()  # services launch their tasks
-    srv = ApiHttpServer(cp, "127.0.0.1", 0)
+    srv = api_server(cp, "127.0.0.1", 0)
 
     def call(op: str, body: dict) -> tuple[int, dict]:
-        return srv.dispatch(ECS + op, json.dumps(body).encode(), REGION, "rid")
+        return api_call(srv, ECS + op, json.dumps(body).encode(), REGION)
 
     assert call("RegisterTaskDefinition", TD)[0] == 200
     yield call

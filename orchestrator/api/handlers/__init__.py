@@ -1,30 +1,24 @@
 """One handler per ECS operation. A handler reads its members (``api.params``), calls a use case in
 ``ops`` and returns the wire shape (``api.shapes``). No business rules live here.
 
-Handlers register themselves in ``OPERATIONS`` by name with ``@operation``; the server dispatches on
-the ``X-Amz-Target`` operation name.
+Handlers register themselves in ``OPERATIONS`` by name with ``@operation``; ``services`` splits them into
+the ECS service (the operations of ECS's botocore model, under ``AmazonEC2ContainerServiceV20141113.``)
+and minecs's own (agent polling and waiting, under ``Minecs.``), so neither prefix reaches the other's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from orchestrator.controlplane import ControlPlane
+from orchestrator.errors import ClientException, InvalidParameterException
+from orchestrator.platform.dispatch import Handler, Request, Service
+from orchestrator.platform.models import service_model
 
+__all__ = ["Handler", "OPERATIONS", "Request", "ecs_services", "operation"]
 
-@dataclass(frozen=True)
-class Request:
-    operation: str
-    params: dict[str, Any]
-    region: str
-    request_id: str
-
-
-Handler = Callable[["ControlPlane", Request], dict[str, Any]]
 OPERATIONS: dict[str, Handler] = {}
+MINECS_PREFIX = "Minecs"
 
 
 def operation(name: str) -> Callable[[Handler], Handler]:
@@ -50,6 +44,17 @@ def describe_each(refs: list[str], find: Callable[[str], Any], shape: Callable[[
 
 def load_all() -> dict[str, Handler]:
     """Import every handler module (they register on import) and return the table."""
-    from orchestrator.api.handlers import (clusters, instances, loadbalancers, services, tags,  # noqa: F401
-                                           taskdefs, tasks)
+    from orchestrator.api.handlers import (clusters, instances, services, tags, taskdefs, tasks)  # noqa: F401
     return OPERATIONS
+
+
+def ecs_services(cp: Any) -> list[Service]:
+    """ECS, and minecs's own operations, as the platform serves them; ``cp`` is what handlers receive."""
+    table = load_all()
+    modelled = set(service_model("ecs").operation_names)
+    # ECS's handlers answer missing members, enums and ranges in ECS's own words ("command must be
+    # specified.", "propagateTags must be one of ..."), so the platform checks types only for ECS
+    return [Service(name="ecs", context=cp, validation_error=InvalidParameterException, checks=frozenset({"types"}),
+                    handlers={n: h for n, h in table.items() if n in modelled}),
+            Service(name="minecs", context=cp, validation_error=ClientException, model=False,
+                    target_prefix=MINECS_PREFIX, handlers={n: h for n, h in table.items() if n not in modelled})]

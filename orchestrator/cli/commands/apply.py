@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported when the command runs: the stack module is heavy f
 
 
 def _lb(app: App, op: str, params: dict[str, Any]) -> dict[str, Any]:
-    return app.call(op, params, minecs=True)
+    return app.aws("elbv2", op, params)
 
 
 def fetch_state(app: App, stack: Stack) -> State:

@@ -88,6 +88,22 @@ COMMANDS_TABLE: dict[str, tuple[str, list[tuple[str, str, str, bool]], str]] = {
                            "minecs elb deregister-targets --target-group-arn ARN --targets Id=127.0.0.1,Port=8080"),
     "describe-target-health": ("DescribeTargetHealth", [("--target-group-arn", "TargetGroupArn", S, True)],
                                "minecs elb describe-target-health --target-group-arn ARN"),
+    "describe-load-balancer-attributes": ("DescribeLoadBalancerAttributes", [
+        ("--load-balancer-arn", "LoadBalancerArn", S, True)],
+        "minecs elb describe-load-balancer-attributes --load-balancer-arn ARN"),
+    "modify-load-balancer-attributes": ("ModifyLoadBalancerAttributes", [
+        ("--load-balancer-arn", "LoadBalancerArn", S, True), ("--attributes", "Attributes", J, True)],
+        "minecs elb modify-load-balancer-attributes --load-balancer-arn ARN "
+        "--attributes Key=idle_timeout.timeout_seconds,Value=30"),
+    "describe-listener-attributes": ("DescribeListenerAttributes", [("--listener-arn", "ListenerArn", S, True)],
+                                     "minecs elb describe-listener-attributes --listener-arn ARN"),
+    "add-tags": ("AddTags", [("--resource-arns", "ResourceArns", L, True), ("--tags", "Tags", J, True)],
+                 "minecs elb add-tags --resource-arns ARN --tags Key=team,Value=web"),
+    "remove-tags": ("RemoveTags", [("--resource-arns", "ResourceArns", L, True), ("--tag-keys", "TagKeys", L, True)],
+                    "minecs elb remove-tags --resource-arns ARN --tag-keys team"),
+    "describe-tags": ("DescribeTags", [("--resource-arns", "ResourceArns", L, True)],
+                      "minecs elb describe-tags --resource-arns ARN"),
+    "describe-account-limits": ("DescribeAccountLimits", [], "minecs elb describe-account-limits"),
 }
 
 
@@ -117,7 +133,7 @@ def _numbers(v: Any) -> Any:
     return v
 
 
-LIST_STRUCTURES = {"DefaultActions", "Conditions", "Actions", "Targets", "Attributes", "RulePriorities"}
+LIST_STRUCTURES = {"DefaultActions", "Conditions", "Actions", "Targets", "Attributes", "RulePriorities", "Tags"}
 
 
 def _make(name: str, operation: str, options: list[tuple[str, str, str, bool]], example: str) -> click.Command:
@@ -129,9 +145,9 @@ def _make(name: str, operation: str, options: list[tuple[str, str, str, bool]], 
                 continue
             params[member] = _structure(value, opt, member in LIST_STRUCTURES) if kind == J else \
                 (list(value) if kind == L else value)
-        app.out.emit(app.call(operation, params, minecs=True), lambda o, d: o.json(d))
+        app.out.emit(app.aws("elbv2", operation, params), lambda o, d: o.json(d))
 
-    cmd = click.command(name, help=f"{operation} (ELBv2-shaped).", epilog=f"Example: {example}")(
+    cmd = click.command(name, help=f"ELBv2 {operation} (the same request as `aws elbv2 {name}`).", epilog=f"Example: {example}")(
         click.pass_obj(callback))
     for opt, member, kind, required in reversed(options):
         if kind == I:

@@ -1,0 +1,91 @@
+"""AWS JSON 1.0 / 1.1: ``POST /`` with ``X-Amz-Target: <prefix>.<Operation>``, a JSON object in and out.
+
+Responses are written from the output shape: members the shape lacks are never sent, absent ones are
+omitted (never ``null``), timestamps are epoch seconds, blobs base64. Errors are
+``{"__type": code, "message": ...}`` with the error's HTTP status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from orchestrator.errors import MinecsError
+from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, dropped_member, timestamp_out
+
+
+class SerializationException(ProtocolError):
+    code = "SerializationException"
+
+
+def content_type(model: ServiceModel | None) -> str:
+    version = (model.metadata.get("jsonVersion") if model is not None else None) or "1.1"
+    return f"application/x-amz-json-{version}"
+
+
+def parse(op: OperationModel, req: HttpRequest, path_params: dict[str, str]) -> dict[str, Any]:
+    return parse_body(req.body)
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    try:
+        params = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise SerializationException("Request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise SerializationException("Request body must be a JSON object.")
+    return params
+
+
+def to_wire(shape: Shape | None, v: Any) -> Any:
+    """A handler's value in the JSON the shape describes (None: not sent)."""
+    if v is None or shape is None:
+        return v
+    kind = shape.type_name
+    if kind == "structure":
+        if getattr(shape, "is_document_type", False) or not isinstance(v, dict):
+            return v
+        out = {}
+        members = shape.members
+        for name, value in v.items():
+            member = members.get(name)
+            if member is None:
+                dropped_member(shape.name, name)
+                continue
+            if value is not None:
+                out[member.serialization.get("name", name)] = to_wire(member, value)
+        return out
+    if kind == "list":
+        return [to_wire(shape.member, x) for x in v] if isinstance(v, (list, tuple)) else v
+    if kind == "map":
+        return {k: to_wire(shape.value, x) for k, x in v.items() if x is not None} if isinstance(v, dict) else v
+    if kind == "timestamp":
+        return timestamp_out(v, shape.serialization.get("timestampFormat", "unixTimestamp"))
+    if kind == "blob" and isinstance(v, (bytes, bytearray)):
+        return base64.b64encode(v).decode()
+    return v
+
+
+def encode(body: Any) -> bytes:
+    # ASCII with escapes: any string (even a lone UTF-16 surrogate a client sent) can be written
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> HttpResponse:
+    body = to_wire(op.output_shape, result) if op.output_shape is not None else {}
+    return HttpResponse(200, encode(body), {"Content-Type": content_type(op.service_model),
+                                             "x-amzn-RequestId": request_id})
+
+
+def serialize_raw(result: dict[str, Any], request_id: str) -> HttpResponse:
+    """For minecs's own operations, which have no model: the handler's JSON as it is."""
+    return HttpResponse(200, encode(result), {"Content-Type": content_type(None), "x-amzn-RequestId": request_id})
+
+
+def serialize_error(model: ServiceModel | None, err: MinecsError, request_id: str) -> HttpResponse:
+    return HttpResponse(err.http_status, encode({"__type": err.code, "message": err.message}),
+                        {"Content-Type": content_type(model), "x-amzn-RequestId": request_id,
+                         "x-amzn-ErrorType": err.code})

@@ -1,0 +1,240 @@
+"""Every operation minecs serves, sent once through botocore (boto3 clients over real HTTP to an
+in-process control plane on the fake Docker driver), and every raw response body checked strictly
+against the botocore model: no member the shape lacks, no nulls, right types and enums, timestamps as
+the protocol writes them (epoch seconds in JSON, ISO 8601 in XML). Errors are checked too.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from orchestrator.agent.containers import Placement
+from orchestrator.agent.runner import TaskRunner
+from orchestrator.clock import SystemClock
+from orchestrator.controlplane import ControlPlane, api_server
+from orchestrator.home import Home
+from orchestrator.ops.clusters import ensure_default_cluster
+from orchestrator.runtime.fake import FakeDriver
+from orchestrator.store import Store
+from tests.helpers import wait_for
+from tests.wire_model import check_json, check_xml
+
+TD = {"family": "wire", "requiresCompatibilities": ["FARGATE", "EC2"], "networkMode": "awsvpc", "cpu": "256",
+      "memory": "512", "containerDefinitions": [{"name": "app", "image": "minecs/busybox:latest", "essential": True}]}
+
+
+class Recorder:
+    """botocore ``after-call`` hook: every raw body checked against its operation's model."""
+
+    def __init__(self) -> None:
+        self.called: dict[str, set[str]] = {}
+        self.problems: list[str] = []
+
+    def __call__(self, http_response, parsed, model, **_kw) -> None:  # noqa: ANN001
+        service = model.service_model.service_name
+        self.called.setdefault(service, set()).add(model.name)
+        body = http_response.content
+        if http_response.status_code >= 300:
+            self.problems += _error_problems(model, http_response.status_code, body)
+        elif model.service_model.protocol == "query":
+            self.problems += check_xml(model, body)
+        else:
+            self.problems += check_json(model, body)
+
+
+def _error_problems(model, status: int, body: bytes) -> list[str]:  # noqa: ANN001
+    if model.service_model.protocol == "query":
+        root = ET.fromstring(body)
+        ns = model.service_model.metadata["xmlNamespace"]
+        err = root.find(f"{{{ns}}}Error")
+        ok = root.tag == f"{{{ns}}}ErrorResponse" and err is not None and err.findtext(f"{{{ns}}}Code") and \
+            err.findtext(f"{{{ns}}}Type") in ("Sender", "Receiver") and root.findtext(f"{{{ns}}}RequestId")
+        return [] if ok else [f"{model.name}: bad XML error {body[:200]!r}"]
+    doc = json.loads(body)
+    return [] if set(doc) == {"__type", "message"} and status in (400, 500) else [f"{model.name}: bad error {doc}"]
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wire")
+    store = Store(tmp / "s.db")
+    cp = ControlPlane(Home(tmp), store, SystemClock(), runner_factory=lambda cp: TaskRunner(
+        FakeDriver(), cp, cp.clock, Placement(instance_label="test-wire"), workers=2))
+    ensure_default_cluster(store, cp.clock)
+    cp.runner.start()
+    cp.controller.start()
+    srv = api_server(cp, "127.0.0.1", 0)
+    srv.serve_in_thread()
+    yield {"url": srv.endpoint, "server": srv, "cp": cp}
+    srv.shutdown()
+    srv.server_close()
+    cp.controller.stop()
+    cp.runner.stop()
+    store.close()
+
+
+def _client(endpoint, service: str, rec: Recorder, *, validate: bool = True):  # noqa: ANN001
+    c = boto3.client(service, endpoint_url=endpoint["url"], region_name="eu-west-1", aws_access_key_id="AKID",
+                     aws_secret_access_key="secret",
+                     config=Config(parameter_validation=validate, retries={"max_attempts": 1}))
+    c.meta.events.register("after-call.*.*", rec)
+    return c
+
+
+def _served(endpoint, service: str) -> set[str]:  # noqa: ANN001
+    return set(endpoint["server"].dispatcher.services[service].handlers)
+
+
+def test_every_ecs_operation_answers_in_the_model(endpoint) -> None:
+    rec = Recorder()
+    ecs = _client(endpoint, "ecs", rec)
+    ecs.create_cluster(clusterName="wire", tags=[{"key": "k", "value": "v"}])
+    empty = ecs.create_cluster(clusterName="wire-empty")["cluster"]["clusterArn"]
+    ecs.describe_clusters(clusters=["wire", "nope"], include=["TAGS", "STATISTICS"])
+    ecs.list_clusters()
+    ecs.register_task_definition(**TD)
+    ecs.describe_task_definition(taskDefinition="wire", include=["TAGS"])
+    ecs.list_task_definitions()
+    ecs.list_task_definition_families()
+    task = ecs.run_task(cluster="wire", taskDefinition="wire", launchType="FARGATE", enableExecuteCommand=True,
+                        tags=[{"key": "a", "value": "b"}])["tasks"][0]["taskArn"]
+    wait_for(lambda: ecs.describe_tasks(cluster="wire", tasks=[task])["tasks"][0]["lastStatus"] == "RUNNING", 20)
+    ecs.describe_tasks(cluster="wire", tasks=[task, "nope"], include=["TAGS"])
+    ecs.list_tasks(cluster="wire")
+    ecs.execute_command(cluster="wire", task=task, command="sh", interactive=True)
+    ecs.stop_task(cluster="wire", task=task, reason="done")
+    svc = ecs.create_service(cluster="wire", serviceName="web", taskDefinition="wire", desiredCount=1,
+                             launchType="FARGATE",
+                             networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})["service"]
+    ecs.update_service(cluster="wire", service="web", desiredCount=0)
+    ecs.describe_services(cluster="wire", services=["web", "nope"], include=["TAGS"])
+    ecs.list_services(cluster="wire")
+    ecs.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": "x", "value": "y"}])
+    ecs.untag_resource(resourceArn=svc["serviceArn"], tagKeys=["x"])
+    ecs.list_tags_for_resource(resourceArn=svc["serviceArn"])
+    ecs.delete_service(cluster="wire", service="web", force=True)
+
+    host = ecs.register_container_instance(cluster="wire", totalResources=[
+        {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": 4096}])["containerInstance"]["containerInstanceArn"]
+    ecs.describe_container_instances(cluster="wire", containerInstances=[host])
+    ecs.list_container_instances(cluster="wire")
+    ecs.put_attributes(cluster="wire", attributes=[{"name": "stack", "value": "prod", "targetId": host}])
+    ecs.list_attributes(cluster="wire", targetType="container-instance")
+    ecs.delete_attributes(cluster="wire", attributes=[{"name": "stack", "targetId": host}])
+    ecs.discover_poll_endpoint(cluster="wire", containerInstance=host)
+    ecs.register_task_definition(family="wire-ec2", networkMode="bridge", requiresCompatibilities=["EC2"],
+                                 containerDefinitions=[{"name": "app", "image": "minecs/busybox:latest",
+                                                        "memory": 64, "essential": True}])
+    resp = ecs.start_task(cluster="wire", taskDefinition="wire-ec2", containerInstances=[host])
+    started = resp["tasks"]
+    assert started, resp["failures"]
+    t = started[0]["taskArn"]
+    ecs.submit_task_state_change(cluster="wire", task=t, status="RUNNING")
+    ecs.submit_container_state_change(cluster="wire", task=t, containerName="app", status="RUNNING")
+    ecs.update_container_instances_state(cluster="wire", containerInstances=[host], status="DRAINING")
+    ecs.deregister_container_instance(cluster="wire", containerInstance=host, force=True)
+    ecs.deregister_task_definition(taskDefinition="wire:1")
+    ecs.delete_task_definitions(taskDefinitions=["wire:1"])
+    ecs.delete_cluster(cluster=empty)
+    with pytest.raises(ClientError) as e:
+        ecs.describe_services(cluster="nope", services=["x"])
+    assert e.value.response["Error"]["Code"] == "ClusterNotFoundException"
+
+    assert rec.problems == []
+    assert _served(endpoint, "ecs") - rec.called["ecs"] == set()
+
+
+def test_every_elbv2_operation_answers_in_the_model(endpoint) -> None:
+    rec = Recorder()
+    e = _client(endpoint, "elbv2", rec, validate=False)  # 1 s health checks are below botocore's floor
+    lb = e.create_load_balancer(Name="wire", Tags=[{"Key": "a", "Value": "b"}])["LoadBalancers"][0]["LoadBalancerArn"]
+    e.describe_load_balancers(Names=["wire"])
+    tg = e.create_target_group(Name="wire", Port=80, HealthCheckIntervalSeconds=1, HealthCheckTimeoutSeconds=1,
+                               Matcher={"HttpCode": "200-299"})["TargetGroups"][0]["TargetGroupArn"]
+    tg2 = e.create_target_group(Name="wire2", Port=8080)["TargetGroups"][0]["TargetGroupArn"]
+    e.describe_target_groups()
+    e.modify_target_group(TargetGroupArn=tg, HealthCheckPath="/health")
+    e.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "0"}])
+    e.describe_target_group_attributes(TargetGroupArn=tg)
+    ls = e.create_listener(LoadBalancerArn=lb, Port=18931, Protocol="HTTP",
+                           DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    e.describe_listeners(LoadBalancerArn=lb)
+    e.modify_listener(ListenerArn=ls, DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": tg, "Weight": 3}, {"TargetGroupArn": tg2, "Weight": 1}],
+        "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 60}}}])
+    e.describe_listener_attributes(ListenerArn=ls)
+    e.modify_listener_attributes(ListenerArn=ls, Attributes=[
+        {"Key": "routing.http.response.server.enabled", "Value": "false"}])
+    r1 = e.create_rule(ListenerArn=ls, Priority=10, Conditions=[
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}},
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Env", "Values": ["test"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "hi",
+                                                                    "ContentType": "text/plain"}}])["Rules"][0]["RuleArn"]
+    r2 = e.create_rule(ListenerArn=ls, Priority=20, Conditions=[
+        {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "2"}]}}],
+        Actions=[{"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_302", "Path": "/v2"}}])["Rules"][0]["RuleArn"]
+    e.describe_rules(ListenerArn=ls)
+    e.modify_rule(RuleArn=r2, Actions=[{"Type": "forward", "TargetGroupArn": tg2}])
+    e.set_rule_priorities(RulePriorities=[{"RuleArn": r1, "Priority": 30}, {"RuleArn": r2, "Priority": 5}])
+    e.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": 9001}, {"Id": "127.0.0.2"}])
+    e.describe_target_health(TargetGroupArn=tg)
+    e.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": 9001}])
+    e.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": 9001}])
+    e.describe_load_balancer_attributes(LoadBalancerArn=lb)
+    e.modify_load_balancer_attributes(LoadBalancerArn=lb, Attributes=[
+        {"Key": "idle_timeout.timeout_seconds", "Value": "30"}])
+    e.add_tags(ResourceArns=[lb, tg], Tags=[{"Key": "team", "Value": "web"}])
+    e.describe_tags(ResourceArns=[lb, tg, ls])
+    e.remove_tags(ResourceArns=[tg], TagKeys=["team"])
+    e.describe_account_limits()
+    refused = {"AddListenerCertificates": dict(ListenerArn=ls, Certificates=[{"CertificateArn": "arn:cert"}]),
+               "RemoveListenerCertificates": dict(ListenerArn=ls, Certificates=[{"CertificateArn": "arn:cert"}]),
+               "DescribeListenerCertificates": dict(ListenerArn=ls), "DescribeSSLPolicies": {},
+               "CreateTrustStore": dict(Name="ts", CaCertificatesBundleS3Bucket="b", CaCertificatesBundleS3Key="k"),
+               "SetSubnets": dict(LoadBalancerArn=lb, Subnets=["subnet-1"]),
+               "SetSecurityGroups": dict(LoadBalancerArn=lb, SecurityGroups=["sg-1"]),
+               "SetIpAddressType": dict(LoadBalancerArn=lb, IpAddressType="dualstack")}
+    for op, params in refused.items():
+        with pytest.raises(ClientError) as err:
+            getattr(e, e.meta.service_model.operation_model(op).name and _py(e, op))(**params)
+        assert err.value.response["Error"]["Code"] == "InvalidConfigurationRequest", op
+    e.delete_rule(RuleArn=r1)
+    e.delete_listener(ListenerArn=ls)
+    e.delete_target_group(TargetGroupArn=tg2)
+    e.delete_load_balancer(LoadBalancerArn=lb)
+    e.delete_target_group(TargetGroupArn=tg)
+    with pytest.raises(e.exceptions.TargetGroupNotFoundException):
+        e.describe_target_groups(TargetGroupArns=[tg])
+
+    assert rec.problems == []
+    assert _served(endpoint, "elbv2") - rec.called["elbv2"] == set()
+
+
+def _py(client, op: str) -> str:  # noqa: ANN001
+    return next(py for py, api in client.meta.method_to_api_mapping.items() if api == op)
+
+
+def test_the_checks_catch_what_they_are_for() -> None:
+    from orchestrator.platform.models import operation_model
+    op = operation_model("ecs", "DescribeClusters")
+    good = {"clusters": [{"clusterName": "a", "registeredContainerInstancesCount": 1}], "failures": []}
+    assert check_json(op, json.dumps(good).encode()) == []
+    bad = {"clusters": [{"clusterName": None, "registeredContainerInstancesCount": "1", "nope": 1,
+                         "status": 3}], "extra": []}
+    assert len(check_json(op, json.dumps(bad).encode())) == 5
+    op = operation_model("elbv2", "DescribeLoadBalancers")
+    ns = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+    xml = (f'<DescribeLoadBalancersResponse xmlns="{ns}"><DescribeLoadBalancersResult><LoadBalancers><member>'
+           "<CreatedTime>{t}</CreatedTime><Type>{ty}</Type>{x}</member></LoadBalancers></DescribeLoadBalancersResult>"
+           "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>")
+    assert check_xml(op, xml.format(t="2026-01-01T00:00:00.000Z", ty="application", x="").encode()) == []
+    found = check_xml(op, xml.format(t="1700000000", ty="bogus", x="<Nope>1</Nope>").encode())
+    assert len(found) == 3, found
