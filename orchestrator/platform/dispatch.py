@@ -24,7 +24,7 @@ from orchestrator import naming
 from orchestrator.errors import ClientError, MinecsError, ServerException, UnknownOperationError
 from orchestrator.platform import validate
 from orchestrator.platform.models import service_model
-from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, json_, query
+from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, cbor, json_, query, rest_json
 
 log = logging.getLogger("minecs.api")
 
@@ -89,19 +89,7 @@ class _Route:
     path_params: dict[str, str] = field(default_factory=dict)
 
 
-_WIRES: dict[str, Any] = {"json": json_, "query": query}
-
-
-def register_protocol(name: str, module: Any) -> None:
-    _WIRES[name] = module
-
-
-def protocol_of(model: ServiceModel) -> str:
-    """The protocol minecs answers a service in: the first of the model's protocols minecs speaks."""
-    for p in model.metadata.get("protocols") or [model.protocol]:
-        if p in _WIRES:
-            return p
-    return model.protocol
+_WIRES: dict[str, Any] = {"json": json_, "query": query, "rest-json": rest_json, "smithy-rpc-v2-cbor": cbor}
 
 
 class Dispatcher:
@@ -124,15 +112,17 @@ class Dispatcher:
             unknown = sorted(set(service.handlers) - set(model.operation_names))
             if unknown:
                 raise ValueError(f"{service.name} handlers for operations its model lacks: {', '.join(unknown)}")
-            protocol = protocol_of(model)
+            # a service is answered in every protocol its model lists (botocore versions differ in which
+            # one they pick: CloudWatch is JSON 1.0 to some, Smithy RPC v2 CBOR to others)
             prefix = model.metadata.get("targetPrefix")
-            if prefix and protocol in ("json", "smithy-rpc-v2-cbor"):
-                self._by_target[prefix] = service
-                self._by_rpc_name[prefix] = service
-            if protocol == "query":
-                self._by_signing.setdefault(model.signing_name, []).append(service)
-            if protocol == "rest-json":
-                self._rest.append(service)
+            for protocol in model.metadata.get("protocols") or [model.protocol]:
+                if protocol in ("json", "smithy-rpc-v2-cbor") and prefix:
+                    self._by_target[prefix] = service
+                    self._by_rpc_name[prefix] = service
+                elif protocol == "query" and service not in self._by_signing.get(model.signing_name, []):
+                    self._by_signing.setdefault(model.signing_name, []).append(service)
+                elif protocol == "rest-json":
+                    self._rest.append(service)
         else:
             if not service.target_prefix:
                 raise ValueError(f"{service.name} has no model and no target prefix")
@@ -186,27 +176,28 @@ class Dispatcher:
         return _Route(svc, protocol, model.operation_model(name) if model is not None else None)
 
     def _query_route(self, req: HttpRequest) -> _Route:
-        flat = query.form(req)
-        action = flat.get("Action")
         m = _SCOPE.search(req.header("authorization"))
         candidates = self._by_signing.get(m.group(2), []) if m else \
             [s for group in self._by_signing.values() for s in group]
+        try:
+            flat = query.form(req)
+        except ProtocolError as e:
+            e.service = candidates[0] if len(candidates) == 1 else None  # type: ignore[attr-defined]
+            raise
+        action = flat.get("Action")
         version = flat.get("Version")
         chosen = [s for s in candidates if version is None or s.service_model.api_version == version]
         if not chosen:
             raise UnknownOperationError(f"No service of minecs answers this query request (version {version}).")
         svc = chosen[0]
         if not action:
-            raise _QueryCode("MissingAction", "The request must contain the parameter Action.")
+            raise _QueryCode("MissingAction", "The request must contain the parameter Action.", svc)
         if action not in svc.handlers:
-            raise _QueryCode("InvalidAction", f"The action {action} is not valid for this web service.")
+            raise _QueryCode("InvalidAction", f"The action {action} is not valid for this web service.", svc)
         return _Route(svc, "query", svc.service_model.operation_model(action))
 
     def _rest_match(self, svc: Service, req: HttpRequest) -> _Route | None:
-        wire = _WIRES.get("rest-json")
-        if wire is None:
-            return None
-        found = wire.match(svc.service_model, set(svc.handlers), req)
+        found = rest_json.match(svc.service_model, set(svc.handlers), req)
         if found is None:
             return None
         op, params = found
@@ -260,6 +251,9 @@ class Dispatcher:
             err = ServerException(f"Internal error: {type(e).__name__}: {e}")
         if route is None:
             wire = _guess_wire(req)
+            known: Service | None = getattr(err, "service", None)
+            if known is not None:
+                model = known.service_model
         try:
             return wire.serialize_error(model, err, rid)
         except Exception:  # never fail to answer
@@ -268,8 +262,9 @@ class Dispatcher:
 
 
 class _QueryCode(ProtocolError):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, service: Service) -> None:
         super().__init__(message, code=code)
+        self.service = service
 
 
 def _guess_wire(req: HttpRequest) -> Any:
@@ -277,10 +272,10 @@ def _guess_wire(req: HttpRequest) -> Any:
     ctype = req.header("content-type").split(";")[0].strip().lower()
     if ctype == "application/x-www-form-urlencoded":
         return query
-    if req.header("smithy-protocol") == "rpc-v2-cbor" and "smithy-rpc-v2-cbor" in _WIRES:
-        return _WIRES["smithy-rpc-v2-cbor"]
-    if not req.header("x-amz-target") and "rest-json" in _WIRES and req.path != "/":
-        return _WIRES["rest-json"]
+    if req.header("smithy-protocol") == "rpc-v2-cbor":
+        return cbor
+    if not req.header("x-amz-target") and req.path != "/":
+        return rest_json
     return json_
 
 

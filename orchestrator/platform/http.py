@@ -20,6 +20,7 @@ from orchestrator.platform.protocols import HttpRequest, HttpResponse
 log = logging.getLogger("minecs.api")
 
 PlainRoute = Callable[[HttpRequest], HttpResponse]
+DRAIN_LIMIT = 4  # bodies up to 4x the limit are read and dropped before the refusal; larger ones are not read
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif length > dispatcher.max_body:
             refuse = RequestTooLarge(f"The request body of {length} bytes is over the limit of "
                                      f"{dispatcher.max_body} bytes.")
+            if length <= DRAIN_LIMIT * dispatcher.max_body:
+                self._discard(length)  # so the client, still sending, reads the answer instead of a reset
         elif length:
             body = self.rfile.read(length)
         if refuse is not None:
@@ -56,6 +59,13 @@ class _Handler(BaseHTTPRequestHandler):
         route = self.server.routes.get((self.command, path))
         resp = route(req) if route is not None and refuse is None else dispatcher.handle(req, refuse=refuse)
         self._write(resp)
+
+    def _discard(self, n: int) -> None:
+        while n > 0:
+            chunk = self.rfile.read(min(n, 1 << 20))
+            if not chunk:
+                return
+            n -= len(chunk)
 
     def _write(self, resp: HttpResponse) -> None:
         self.send_response(resp.status)

@@ -86,6 +86,8 @@ def serialize_raw(result: dict[str, Any], request_id: str) -> HttpResponse:
 
 
 def serialize_error(model: ServiceModel | None, err: MinecsError, request_id: str) -> HttpResponse:
-    return HttpResponse(err.http_status, encode({"__type": err.code, "message": err.message}),
-                        {"Content-Type": content_type(model), "x-amzn-RequestId": request_id,
-                         "x-amzn-ErrorType": err.code})
+    headers = {"Content-Type": content_type(model), "x-amzn-RequestId": request_id, "x-amzn-ErrorType": err.code}
+    if model is not None and model.metadata.get("awsQueryCompatible") is not None:
+        # services that moved from the query protocol keep their query error codes in this header
+        headers["x-amzn-query-error"] = f"{err.code};{'Sender' if err.http_status < 500 else 'Receiver'}"
+    return HttpResponse(err.http_status, encode({"__type": err.code, "message": err.message}), headers)
