@@ -9,9 +9,12 @@ from typing import Any
 from orchestrator.platform.dispatch import Handler, Request
 from orchestrator.services.elbv2 import rules, wire
 from orchestrator.services.elbv2.ops import LIMITS
+from orchestrator.services.elbv2.port import TargetHealth
 from orchestrator.services.elbv2.service import INITIAL, Elbv2
 
 HANDLERS: dict[str, Handler] = {}
+DRAINING = TargetHealth("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+NOT_REGISTERED = TargetHealth("unused", "Target.NotRegistered", "Target is not registered to the target group")
 
 
 def operation(name: str, *, write: bool = False) -> Callable[[Callable[[Elbv2, Request], dict[str, Any]]], Handler]:
@@ -128,19 +131,22 @@ def deregister_targets(svc: Elbv2, req: Request) -> dict[str, Any]:
 def describe_target_health(svc: Elbv2, req: Request) -> dict[str, Any]:
     tg = svc.ops.target_group(req.params["TargetGroupArn"])
     health = svc.health(tg.arn)
-    asked = {(t["Id"], t.get("Port") or tg.port) for t in req.params.get("Targets") or []}
+    asked = [(t["Id"], t.get("Port") or tg.port) for t in req.params.get("Targets") or []]
+    known = {(t.id, t.port): t for t in tg.targets}
     out = []
-    for t in tg.targets:
-        if asked and (t.id, t.port) not in asked:
-            continue
-        h = health.get((t.id, t.port), INITIAL)
-        if t.state == "draining":
-            h = type(h)("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+    for key in asked or list(known):
+        t = known.get(key)
+        if t is None:  # asked about a target the group does not have: ELBv2 answers it "unused"
+            h = NOT_REGISTERED
+        elif t.state == "draining":
+            h = DRAINING
+        else:
+            h = health.get(key, INITIAL)
         th: dict[str, Any] = {"State": h.state}
         if h.state != "healthy":
             th.update(Reason=h.reason, Description=h.description)
-        out.append({"Target": {"Id": t.id, "Port": t.port},
-                    "HealthCheckPort": str(t.port) if tg.health.port == "traffic-port" else tg.health.port,
+        out.append({"Target": {"Id": key[0], "Port": key[1]},
+                    "HealthCheckPort": str(key[1]) if tg.health.port == "traffic-port" else tg.health.port,
                     "TargetHealth": th})
     return {"TargetHealthDescriptions": out}
 
