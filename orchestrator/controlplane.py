@@ -1,5 +1,5 @@
-"""The control-plane process: composes the store, the clock, the FARGATE runner and the API server, and
-runs until SIGTERM.
+"""The control-plane process: composes the store, the clock, ids, the FARGATE runner, ELBv2 and the one
+API endpoint (``api_server``: every service on it), and runs until SIGTERM.
 
 ``ControlPlane`` is the object handlers receive: the collaborators plus the cross-resource actions
 (launching tasks on a runner, stopping them, cluster counts, waiting for changes). It is also the FARGATE
@@ -24,6 +24,7 @@ from orchestrator.clock import Clock, SystemClock
 from orchestrator.errors import (ClusterContainsContainerInstancesException, ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
                                  MinecsError, RuntimeDriverError)
 from orchestrator.home import Home
+from orchestrator.ids import Ids, RandomIds
 from orchestrator.settings import Settings
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
 from orchestrator.ops import clusters, taskdefs
@@ -37,10 +38,11 @@ log = logging.getLogger("minecs.server")
 class ControlPlane:
     def __init__(self, home: Home, store: Store, clock: Clock, *,
                  runner_factory: Callable[["ControlPlane"], Any] | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, ids: Ids | None = None) -> None:
         self.home = home
         self.store = store
         self.clock = clock
+        self.ids = ids or RandomIds()
         self.settings = settings or Settings()
         self._changed = threading.Condition()
         self._generation = 0
@@ -50,9 +52,8 @@ class ControlPlane:
         self.controller = ServiceController(self, settle=self.settings.task_settle_seconds)
         self.fleet = Fleet(self)
         self.endpoint: str | None = None
-        from orchestrator.ids import RandomIds
         from orchestrator.services.elbv2 import Elbv2
-        self.elbv2 = Elbv2(store, clock, RandomIds(), use_uvloop=self.settings.lb_uvloop, on_change=self.notify,
+        self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop, on_change=self.notify,
                            on_health_change=self._on_target_health)
         self._housekeeping_stop = threading.Event()
 
@@ -497,11 +498,10 @@ def fargate_runner(cp: ControlPlane) -> Any:
 def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> ApiHttpServer:
     """The one endpoint, serving every service. Adding a service is one line here."""
     from orchestrator.api.handlers import ecs_services
-    from orchestrator.ids import RandomIds
     from orchestrator.platform.dispatch import Dispatcher
     from orchestrator.platform.protocols import json_
     from orchestrator.services import elbv2
-    dispatcher = Dispatcher(RandomIds().uuid)
+    dispatcher = Dispatcher(cp.ids.uuid)
     for service in [*ecs_services(cp), elbv2.service(cp.elbv2)]:
         dispatcher.add(service)
     server = ApiHttpServer(dispatcher, host, port)

@@ -1,8 +1,9 @@
 """The one error hierarchy of minecs.
 
-Every failure that can reach a user is a ``MinecsError``: it carries the ECS error code (the wire
-``__type``), the HTTP status the API answers with, and a one-line message.  The API server turns it into
-``{"__type": code, "message": message}``; the CLI turns it into ``error: <code>: <message>`` and an exit
+Every failure that can reach a user is a ``MinecsError``: it carries the service's error code (ECS's
+``ClusterNotFoundException``, ELBv2's ``TargetGroupNotFound``...), the HTTP status the API answers with,
+and a one-line message.  The platform writes it in the protocol's error shape (JSON ``__type``, the query
+protocol's ``<Error><Code>``, ...); the CLI turns it into ``error: <code>: <message>`` and an exit
 code (2 for client errors, 1 for server or connection errors).  Nothing else in the package raises bare
 exceptions at users.
 """

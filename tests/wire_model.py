@@ -8,7 +8,6 @@ know), so these read the bytes themselves.
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -148,6 +147,3 @@ def _xml(shape: Shape, el: ET.Element, path: str, out: list[str], q: Any) -> Non
         elif kind == "string" and shape.enum and text not in shape.enum:
             out.append(f"{path}: {text!r} is not in the enum {shape.name}")
 
-
-def parse_iso(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -38,9 +38,13 @@ def _plain(v: Any) -> Any:
 
 def call(c: Any, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run ``operation`` (its API name, e.g. ``CreateTargetGroup``) with ``params``."""
+    from botocore import xform_name
     from botocore.exceptions import ClientError as BotoClientError
     from botocore.exceptions import EndpointConnectionError
-    method = getattr(c, _snake(c, operation))
+    if operation not in c.meta.service_model.operation_names:
+        raise ClientError(f"{operation} is not an operation of {c.meta.service_model.service_name}.",
+                          code="UnknownOperationException")
+    method = getattr(c, xform_name(operation))
     try:
         return _plain(method(**params))
     except BotoClientError as e:
@@ -53,10 +57,3 @@ def call(c: Any, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     except EndpointConnectionError as e:
         raise ConnectionFailed(f"cannot reach the control plane: {e}") from None
 
-
-def _snake(c: Any, operation: str) -> str:
-    for py_name, api_name in c.meta.method_to_api_mapping.items():
-        if api_name == operation:
-            return py_name
-    raise ClientError(f"{operation} is not an operation of {c.meta.service_model.service_name}.",
-                      code="UnknownOperationException")

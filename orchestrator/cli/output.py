@@ -71,7 +71,8 @@ class Output:
     def kv(self, title: str | None, pairs: Sequence[tuple[str, Any]]) -> None:
         from rich import box
         from rich.table import Table
-        t = Table(title=title, box=box.SIMPLE, show_header=False, title_justify="left", show_edge=False)
+        t = Table(title=title, box=box.SIMPLE, show_header=False, title_justify="left", show_edge=False,
+                  min_width=len(title) if title else None)  # a short table must not fold its title
         t.add_column(style="bold")
         t.add_column(overflow="fold")
         for k, v in pairs:

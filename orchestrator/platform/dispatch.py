@@ -21,7 +21,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from orchestrator import naming
-from orchestrator.errors import ClientError, MinecsError, ServerException, UnknownOperationError
+from orchestrator.errors import MinecsError, ServerException, UnknownOperationError
 from orchestrator.platform import validate
 from orchestrator.platform.models import service_model
 from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, cbor, json_, query, rest_json
@@ -44,16 +44,6 @@ class Request:
 
 
 Handler = Callable[[Any, Request], dict[str, Any]]
-
-
-class RequestTooLarge(ClientError):
-    code = "RequestEntityTooLarge"
-
-
-class RequestFraming(ClientError):
-    """A request whose body cannot be delimited (no valid Content-Length)."""
-
-    code = "SerializationException"
 
 
 @dataclass
@@ -93,13 +83,11 @@ _WIRES: dict[str, Any] = {"json": json_, "query": query, "rest-json": rest_json,
 
 
 class Dispatcher:
-    def __init__(self, new_request_id: Callable[[], str], *, max_body: int = 64 << 20) -> None:
+    def __init__(self, new_request_id: Callable[[], str]) -> None:
         self.new_request_id = new_request_id
-        self.max_body = max_body
         self.services: dict[str, Service] = {}
-        self._by_target: dict[str, Service] = {}
+        self._by_target: dict[str, Service] = {}  # targetPrefix: X-Amz-Target and the Smithy RPC v2 path
         self._by_signing: dict[str, list[Service]] = {}
-        self._by_rpc_name: dict[str, Service] = {}
         self._rest: list[Service] = []
 
     # -- registration -------------------------------------------------------------------------------
@@ -118,7 +106,6 @@ class Dispatcher:
             for protocol in model.metadata.get("protocols") or [model.protocol]:
                 if protocol in ("json", "smithy-rpc-v2-cbor") and prefix:
                     self._by_target[prefix] = service
-                    self._by_rpc_name[prefix] = service
                 elif protocol == "query" and service not in self._by_signing.get(model.signing_name, []):
                     self._by_signing.setdefault(model.signing_name, []).append(service)
                 elif protocol == "rest-json":
@@ -134,7 +121,7 @@ class Dispatcher:
     def _route(self, req: HttpRequest) -> _Route:
         m = _RPC_V2.match(req.path)
         if m and req.header("smithy-protocol") == "rpc-v2-cbor":
-            svc = self._by_rpc_name.get(m.group(1))
+            svc = self._by_target.get(m.group(1))
             if svc is None:
                 raise UnknownOperationError(f"Unknown service '{m.group(1)}'.")
             return self._op(svc, "smithy-rpc-v2-cbor", m.group(2))
@@ -215,9 +202,6 @@ class Dispatcher:
         wire: Any = json_
         model: ServiceModel | None = None
         try:
-            if len(req.body) > self.max_body:
-                refuse = RequestTooLarge(f"The request body of {len(req.body)} bytes is over the limit of "
-                                         f"{self.max_body} bytes.")
             if refuse is not None:
                 route = self._route_headers_only(req)
                 if route is not None:

@@ -13,14 +13,25 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from orchestrator.errors import MinecsError
-from orchestrator.platform.dispatch import Dispatcher, RequestFraming, RequestTooLarge
+from orchestrator.errors import ClientError, MinecsError
+from orchestrator.platform.dispatch import Dispatcher
 from orchestrator.platform.protocols import HttpRequest, HttpResponse
 
 log = logging.getLogger("minecs.api")
 
 PlainRoute = Callable[[HttpRequest], HttpResponse]
+MAX_BODY = 64 << 20
 DRAIN_LIMIT = 4  # bodies up to 4x the limit are read and dropped before the refusal; larger ones are not read
+
+
+class RequestTooLarge(ClientError):
+    code = "RequestEntityTooLarge"
+
+
+class RequestFraming(ClientError):
+    """A request whose body cannot be delimited (no valid Content-Length)."""
+
+    code = "SerializationException"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -46,10 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
         if "chunked" in headers.get("transfer-encoding", "").lower() or length < 0:
             refuse = RequestFraming("Send the request body with a valid Content-Length (chunked bodies are "
                                     "not supported).")
-        elif length > dispatcher.max_body:
+        elif length > self.server.max_body:
             refuse = RequestTooLarge(f"The request body of {length} bytes is over the limit of "
-                                     f"{dispatcher.max_body} bytes.")
-            if length <= DRAIN_LIMIT * dispatcher.max_body:
+                                     f"{self.server.max_body} bytes.")
+            if length <= DRAIN_LIMIT * self.server.max_body:
                 self._discard(length)  # so the client, still sending, reads the answer instead of a reset
         elif length:
             body = self.rfile.read(length)
@@ -85,8 +96,10 @@ class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 0, *,
+                 max_body: int = MAX_BODY) -> None:
         self.dispatcher = dispatcher
+        self.max_body = max_body
         self.routes: dict[tuple[str, str], PlainRoute] = {}
         super().__init__((host, port), _Handler)
 

@@ -31,7 +31,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_TYPE_NAMES = {"string": "a string", "integer": "an integer", "long": "an integer", "float": "a number",
+TYPE_NAMES = {"string": "a string", "integer": "an integer", "long": "an integer", "float": "a number",
                "double": "a number", "boolean": "a boolean", "timestamp": "a timestamp", "blob": "a blob",
                "structure": "a structure", "list": "a list", "map": "a map"}
 
@@ -90,7 +90,7 @@ def _check(shape: Shape, v: Any, path: str, out: list[str], ov: Overrides, check
     kind = shape.type_name
     if not _type_ok(kind, v):
         out.append(f"Value {_show(v)!s} at '{where}' failed to satisfy constraint: Member must be "
-                   f"{_TYPE_NAMES.get(kind, kind)}")
+                   f"{TYPE_NAMES.get(kind, kind)}")
         return
     meta = {**shape.metadata, **ov[shape.name]} if shape.name in ov else shape.metadata
     if kind == "structure":

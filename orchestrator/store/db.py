@@ -443,22 +443,6 @@ class Store:
             "ON CONFLICT(arn) DO UPDATE SET doc=excluded.doc, name=excluded.name",
             (arn, kind, parent, name, created_at, json.dumps(doc)))
 
-    def get_lb(self, arn: str) -> tuple[str, dict[str, Any]] | None:
-        row = self._one("SELECT kind, doc FROM lb_resources WHERE arn = ?", (arn,))
-        return (row["kind"], json.loads(row["doc"])) if row else None
-
-    def list_lb(self, kind: str, *, parent: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT doc FROM lb_resources WHERE kind = ?"
-        args: list[Any] = [kind]
-        if parent is not None:
-            sql += " AND parent = ?"
-            args.append(parent)
-        if name is not None:
-            sql += " AND name = ?"
-            args.append(name)
-        sql += " ORDER BY created_at, arn"
-        return [json.loads(r["doc"]) for r in self._all(sql, tuple(args))]
-
     def get_lb_row(self, arn: str) -> tuple[str, dict[str, Any], str | None, float] | None:
         """(kind, doc, parent, created_at) of one load balancer resource."""
         row = self._one("SELECT kind, doc, parent, created_at FROM lb_resources WHERE arn = ?", (arn,))

@@ -193,7 +193,7 @@ MALFORMED = [
 
 def _state(world) -> tuple:
     store = world["store"]
-    return (tuple(c.name for c in store.list_clusters()), tuple(d.get("arn") for d in store.list_lb("targetgroup")),
+    return (tuple(c.name for c in store.list_clusters()), tuple(d["arn"] for d, _, _ in store.list_lb_rows("targetgroup")),
             len(world["seen"]))
 
 

@@ -1,15 +1,18 @@
-"""``minecs elb ...``: the load balancer commands, shaped after ``aws elbv2`` (same command and option
-names; JSON or the AWS CLI shorthand for structures). Generated from one table: each command is one
-operation, each option one member."""
+"""``minecs elb ...``: the load balancer commands, the requests of ``aws elbv2`` (same command and option
+names; JSON or the AWS CLI shorthand for structures) sent on ELBv2's own protocol through botocore.
+Generated from one table: each command is one operation, each option one member. ``--output table``
+shows each list in the answer as a table, one row per item."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
 from orchestrator.cli.inputs import load_document, parse_shorthand_value
 from orchestrator.cli.app import App
+from orchestrator.cli.output import Output
 from orchestrator.errors import ClientException
 
 S, I, J, L = "str", "int", "json", "list"  # option kinds: string, integer, structure, list of strings
@@ -136,6 +139,29 @@ def _numbers(v: Any) -> Any:
 LIST_STRUCTURES = {"DefaultActions", "Conditions", "Actions", "Targets", "Attributes", "RulePriorities", "Tags"}
 
 
+WIDE = 5  # more members than this: one block per item instead of a row
+
+
+def _cell(v: Any) -> Any:
+    return json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list)) else v
+
+
+def _render(out: Output, data: dict[str, Any]) -> None:
+    """Each list of structures in the answer as a table (columns: the members its items have; items with
+    more members than fit a row are shown one key/value block each), the other members as pairs."""
+    lists = {k: v for k, v in data.items() if isinstance(v, list) and all(isinstance(x, dict) for x in v)}
+    for key, items in lists.items():
+        columns = list(dict.fromkeys(c for x in items for c in x))
+        if len(columns) <= WIDE:
+            out.table(key, columns, [[_cell(x.get(c)) for c in columns] for x in items])
+        else:
+            for i, x in enumerate(items):
+                out.kv(f"{key}[{i}]", list(x.items()))
+    rest = [(k, v) for k, v in data.items() if k not in lists]
+    if rest:
+        out.kv(None, rest)
+
+
 def _make(name: str, operation: str, options: list[tuple[str, str, str, bool]], example: str) -> click.Command:
     def callback(app: App, **kw: Any) -> None:
         params: dict[str, Any] = {}
@@ -145,7 +171,7 @@ def _make(name: str, operation: str, options: list[tuple[str, str, str, bool]], 
                 continue
             params[member] = _structure(value, opt, member in LIST_STRUCTURES) if kind == J else \
                 (list(value) if kind == L else value)
-        app.out.emit(app.aws("elbv2", operation, params), lambda o, d: o.json(d))
+        app.out.emit(app.aws("elbv2", operation, params), _render)
 
     cmd = click.command(name, help=f"ELBv2 {operation} (the same request as `aws elbv2 {name}`).", epilog=f"Example: {example}")(
         click.pass_obj(callback))

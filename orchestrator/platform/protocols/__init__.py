@@ -4,19 +4,24 @@ botocore operation model: ``json`` (AWS JSON 1.0/1.1), ``query`` (form requests,
 
 Shared here: the HTTP exchange as plain data (``HttpRequest``/``HttpResponse``), ``ProtocolError`` for a
 request the protocol itself cannot read (answered 400 in the protocol's error shape), timestamp
-conversion, and ``Wire`` — the interface each protocol module implements.
+conversion, ``from_text`` (a member sent as text: form fields, URI labels, headers), ``shaped`` (a
+handler's result walked by its output shape, for the JSON and CBOR writers), and ``Wire`` — the interface
+each protocol module implements.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import OperationModel, ServiceModel, Shape
 
 from orchestrator.errors import ClientError, MinecsError
+from orchestrator.platform.validate import TYPE_NAMES
 
 log = logging.getLogger("minecs.api")
 
@@ -97,6 +102,58 @@ def timestamp_out(v: Any, fmt: str) -> Any:
     if fmt == "rfc822":
         return http_date(v)
     return epoch_seconds(v)
+
+
+def from_text(shape: Shape, raw: str, where: str, *, code: str = "ValidationError") -> Any:
+    """A member that arrived as text, as the member's type; a value that does not convert is a validation
+    error (``code``: the service family's, e.g. ValidationError for query, ValidationException for REST)."""
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(raw)
+        if kind in ("float", "double"):
+            return float(raw)
+        if kind == "boolean":
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if kind == "timestamp":
+            return to_datetime(float(raw) if raw.replace(".", "", 1).isdigit() else raw)
+        if kind == "blob":
+            return base64.b64decode(raw, validate=True)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueProblem(f"1 validation error detected: Value '{raw[:60]}' at '{where}' failed to satisfy "
+                           f"constraint: Member must be {TYPE_NAMES.get(kind, kind)}", code=code) from None
+    return raw
+
+
+Leaf = Callable[[Shape, Any], Any]
+
+
+def shaped(shape: Shape | None, v: Any, leaf: Leaf, *, wire_names: bool = True) -> Any:
+    """``v`` as its shape describes it: structures keep only modelled, non-None members (under their wire
+    names when ``wire_names``), lists and maps are walked, scalars go through ``leaf``."""
+    if v is None or shape is None:
+        return v
+    kind = shape.type_name
+    if kind == "structure":
+        if getattr(shape, "is_document_type", False) or not isinstance(v, dict):
+            return v
+        out = {}
+        for name, value in v.items():
+            member = shape.members.get(name)
+            if member is None:
+                dropped_member(shape.name, name)
+            elif value is not None:
+                out[member.serialization.get("name", name) if wire_names else name] = \
+                    shaped(member, value, leaf, wire_names=wire_names)
+        return out
+    if kind == "list":
+        return [shaped(shape.member, x, leaf, wire_names=wire_names) for x in v] if isinstance(v, (list, tuple)) else v
+    if kind == "map":
+        return {k: shaped(shape.value, x, leaf, wire_names=wire_names) for k, x in v.items() if x is not None} \
+            if isinstance(v, dict) else v
+    return leaf(shape, v)
 
 
 _dropped: set[tuple[str, str]] = set()

@@ -13,7 +13,7 @@ import cbor2
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from orchestrator.errors import MinecsError
-from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, dropped_member, to_datetime
+from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, shaped, to_datetime
 
 CONTENT_TYPE = "application/cbor"
 
@@ -61,23 +61,8 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _wire(shape: Shape | None, v: Any) -> Any:
-    if v is None or shape is None:
-        return v
+def _leaf(shape: Shape, v: Any) -> Any:
     kind = shape.type_name
-    if kind == "structure":
-        out = {}
-        for name, value in v.items():
-            member = shape.members.get(name)
-            if member is None:
-                dropped_member(shape.name, name)
-            elif value is not None:
-                out[name] = _wire(member, value)
-        return out
-    if kind == "list":
-        return [_wire(shape.member, x) for x in v]
-    if kind == "map":
-        return {k: _wire(shape.value, x) for k, x in v.items() if x is not None}
     if kind == "timestamp":
         return to_datetime(v).astimezone(datetime.timezone.utc)
     if kind == "blob" and isinstance(v, str):
@@ -92,7 +77,7 @@ def _headers(request_id: str) -> dict[str, str]:
 
 
 def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> HttpResponse:
-    body = _wire(op.output_shape, result) if op.output_shape is not None else {}
+    body = shaped(op.output_shape, result, _leaf, wire_names=False) if op.output_shape is not None else {}
     return HttpResponse(200, cbor2.dumps(body, datetime_as_timestamp=True, timezone=datetime.timezone.utc),
                         _headers(request_id))
 

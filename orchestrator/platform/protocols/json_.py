@@ -14,7 +14,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from orchestrator.errors import MinecsError
-from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, dropped_member, timestamp_out
+from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, shaped, timestamp_out
 
 
 class SerializationException(ProtocolError):
@@ -40,33 +40,17 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return params
 
 
-def to_wire(shape: Shape | None, v: Any) -> Any:
-    """A handler's value in the JSON the shape describes (None: not sent)."""
-    if v is None or shape is None:
-        return v
-    kind = shape.type_name
-    if kind == "structure":
-        if getattr(shape, "is_document_type", False) or not isinstance(v, dict):
-            return v
-        out = {}
-        members = shape.members
-        for name, value in v.items():
-            member = members.get(name)
-            if member is None:
-                dropped_member(shape.name, name)
-                continue
-            if value is not None:
-                out[member.serialization.get("name", name)] = to_wire(member, value)
-        return out
-    if kind == "list":
-        return [to_wire(shape.member, x) for x in v] if isinstance(v, (list, tuple)) else v
-    if kind == "map":
-        return {k: to_wire(shape.value, x) for k, x in v.items() if x is not None} if isinstance(v, dict) else v
-    if kind == "timestamp":
+def _leaf(shape: Shape, v: Any) -> Any:
+    if shape.type_name == "timestamp":
         return timestamp_out(v, shape.serialization.get("timestampFormat", "unixTimestamp"))
-    if kind == "blob" and isinstance(v, (bytes, bytearray)):
+    if shape.type_name == "blob" and isinstance(v, (bytes, bytearray)):
         return base64.b64encode(v).decode()
     return v
+
+
+def to_wire(shape: Shape | None, v: Any) -> Any:
+    """A handler's value in the JSON the shape describes (None: not sent)."""
+    return shaped(shape, v, _leaf)
 
 
 def encode(body: Any) -> bytes:

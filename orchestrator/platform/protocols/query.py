@@ -18,8 +18,7 @@ from xml.sax.saxutils import escape as _escape
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from orchestrator.errors import MinecsError
-from orchestrator.platform.protocols import (HttpRequest, HttpResponse, ProtocolError, ValueProblem, dropped_member,
-                                             iso8601, to_datetime)
+from orchestrator.platform.protocols import HttpRequest, HttpResponse, ProtocolError, dropped_member, from_text, iso8601
 
 CONTENT_TYPE = "text/xml"
 # characters XML 1.0 cannot carry (controls, lone surrogates, non-characters): sent as U+FFFD
@@ -75,7 +74,7 @@ def _read(shape: Shape, prefix: str, flat: dict[str, str]) -> Any:
         return _map(shape, prefix, flat)
     if prefix not in flat:
         return None
-    return _scalar(shape, prefix, flat[prefix])
+    return from_text(shape, flat[prefix], prefix)
 
 
 def _structure(shape: Shape, prefix: str, flat: dict[str, str]) -> dict[str, Any] | None:
@@ -125,31 +124,6 @@ def _map(shape: Shape, prefix: str, flat: dict[str, str]) -> dict[str, Any] | No
         if k is not None:
             out[k] = _read(shape.value, f"{prefix}.{i}.{value_name}", flat)
     return out
-
-
-def _scalar(shape: Shape, where: str, raw: str) -> Any:
-    kind = shape.type_name
-    try:
-        if kind in ("integer", "long"):
-            return int(raw)
-        if kind in ("float", "double"):
-            return float(raw)
-        if kind == "boolean":
-            if raw.lower() not in ("true", "false"):
-                raise ValueError(raw)
-            return raw.lower() == "true"
-        if kind == "timestamp":
-            return to_datetime(float(raw) if raw.replace(".", "", 1).isdigit() else raw)
-        if kind == "blob":
-            return base64.b64decode(raw, validate=True)
-    except (ValueError, TypeError, OverflowError):
-        raise ValueProblem(f"1 validation error detected: Value '{raw[:60]}' at '{where}' failed to satisfy "
-                           f"constraint: Member must be {_KIND_NAMES.get(kind, kind)}") from None
-    return raw
-
-
-_KIND_NAMES = {"integer": "an integer", "long": "an integer", "float": "a number", "double": "a number",
-               "boolean": "a boolean (true or false)", "timestamp": "a timestamp", "blob": "base64 data"}
 
 
 # -- responses -------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from orchestrator.errors import MinecsError
-from orchestrator.platform.protocols import (HttpRequest, HttpResponse, ProtocolError, ValueProblem, dropped_member,
-                                             json_, timestamp_out, to_datetime)
+from orchestrator.platform.protocols import (HttpRequest, HttpResponse, ProtocolError, dropped_member, from_text,
+                                             json_, timestamp_out)
 
 CONTENT_TYPE = "application/json"
 
@@ -63,22 +63,7 @@ def match(model: ServiceModel, names: set[str], req: HttpRequest) -> tuple[Opera
 
 
 def _convert(shape: Shape, raw: str, where: str) -> Any:
-    kind = shape.type_name
-    try:
-        if kind in ("integer", "long"):
-            return int(raw)
-        if kind in ("float", "double"):
-            return float(raw)
-        if kind == "boolean":
-            if raw not in ("true", "false"):
-                raise ValueError(raw)
-            return raw == "true"
-        if kind == "timestamp":
-            return to_datetime(float(raw) if raw.replace(".", "", 1).isdigit() else raw)
-    except (ValueError, TypeError, OverflowError):
-        raise ValueProblem(f"1 validation error detected: Value '{raw[:60]}' at '{where}' failed to satisfy "
-                           f"constraint: Member must be {kind}", code="ValidationException") from None
-    return raw
+    return from_text(shape, raw, where, code="ValidationException")
 
 
 def parse(op: OperationModel, req: HttpRequest, path_params: dict[str, str]) -> dict[str, Any]:

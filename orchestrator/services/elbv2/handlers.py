@@ -9,12 +9,10 @@ from typing import Any
 from orchestrator.platform.dispatch import Handler, Request
 from orchestrator.services.elbv2 import rules, wire
 from orchestrator.services.elbv2.ops import LIMITS
-from orchestrator.services.elbv2.port import TargetHealth
-from orchestrator.services.elbv2.service import INITIAL, Elbv2
+from orchestrator.lb.health import NOT_REGISTERED_HEALTH, HealthState
+from orchestrator.services.elbv2.service import Elbv2
 
 HANDLERS: dict[str, Handler] = {}
-DRAINING = TargetHealth("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
-NOT_REGISTERED = TargetHealth("unused", "Target.NotRegistered", "Target is not registered to the target group")
 
 
 def operation(name: str, *, write: bool = False) -> Callable[[Callable[[Elbv2, Request], dict[str, Any]]], Handler]:
@@ -137,13 +135,11 @@ def describe_target_health(svc: Elbv2, req: Request) -> dict[str, Any]:
     for key in asked or list(known):
         t = known.get(key)
         if t is None:  # asked about a target the group does not have: ELBv2 answers it "unused"
-            h = NOT_REGISTERED
-        elif t.state == "draining":
-            h = DRAINING
-        else:
-            h = health.get(key, INITIAL)
+            h = NOT_REGISTERED_HEALTH
+        else:  # the data plane's view; until its first check, what registration or draining implies
+            h = health.get(key) or (HealthState().deregistered() if t.state == "draining" else HealthState())
         th: dict[str, Any] = {"State": h.state}
-        if h.state != "healthy":
+        if h.reason:
             th.update(Reason=h.reason, Description=h.description)
         out.append({"Target": {"Id": key[0], "Port": key[1]},
                     "HealthCheckPort": str(key[1]) if tg.health.port == "traffic-port" else tg.health.port,

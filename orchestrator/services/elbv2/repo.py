@@ -53,16 +53,12 @@ class Repo:
                           created_at=rec.created)
 
     def delete(self, arn: str) -> None:
-        """The resource, its children (a load balancer's listeners, their rules) and its tags."""
+        """The resource, its children (a load balancer's listeners, their rules) and every one's tags."""
         with self.transaction():
-            for doc, _, _ in self.store.list_lb_rows("listener", parent=arn):
-                listener_arn = doc.get("arn") or doc.get("ListenerArn")
-                for rule_doc, _, _ in self.store.list_lb_rows("rule", parent=listener_arn):
-                    self.store.set_tags(rule_doc.get("arn") or rule_doc.get("RuleArn"), [])
-                self.store.delete_lb(listener_arn)
-                self.store.set_tags(listener_arn, [])
-            for doc, _, _ in self.store.list_lb_rows("rule", parent=arn):
-                self.store.set_tags(doc.get("arn") or doc.get("RuleArn"), [])
+            for ls in self.list(Listener, parent=arn):
+                self.delete(ls.arn)
+            for rule in self.list(Rule, parent=arn):
+                self.store.set_tags(rule.arn, [])
             self.store.delete_lb(arn)
             self.store.set_tags(arn, [])
 

@@ -8,7 +8,6 @@ targets whose draining is over.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,11 +20,6 @@ from orchestrator.services.elbv2.port import TargetGroupInfo, TargetHealth
 from orchestrator.services.elbv2.records import TargetGroup
 from orchestrator.services.elbv2.repo import Repo
 from orchestrator.store import Store
-
-log = logging.getLogger("minecs.elbv2")
-
-INITIAL = TargetHealth("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
-
 
 class Elbv2:
     def __init__(self, store: Store, clock: Clock, ids: Ids, *, use_uvloop: bool = True,
@@ -42,11 +36,7 @@ class Elbv2:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            from orchestrator.lb.proxy import DataPlane
-        except ImportError:  # pragma: no cover - the data plane's dependencies are part of the package
-            log.warning("the load balancer data plane cannot start")
-            return
+        from orchestrator.lb.proxy import DataPlane  # asyncio and the proxy only in the server process
         self.dataplane = DataPlane(on_health_change=lambda *_: self.on_health_change(), use_uvloop=self.use_uvloop)
         self.dataplane.start()
         self.changed()
