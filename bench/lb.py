@@ -3,7 +3,7 @@ over the same two fast backends, in the same run.
 
 backends: one nginx process (1 worker) serving two ports on 127.0.0.1, each answering ``GET /`` with a fixed
           21-byte body (keep-alive, no access log): fast enough that the proxies, not the backends, limit.
-minecs:   ``orchestrator.lb.proxy.DataPlane`` in its own process (``python -m bench.lb --serve``, the way
+minecs:   ``orchestrator.services.elbv2.dataplane.proxy.DataPlane`` in its own process (``python -m bench.lb --serve``, the way
           the control plane hosts it), one listener whose default action forwards to a target group of the
           two backends (round robin, health checks every 5 s, waited healthy before measuring).
 baseline: nginx (Debian package; ``apt-get install -y nginx`` when it is missing and the bench runs as root)
@@ -276,9 +276,9 @@ class MinecsProxy:
 def serve(port: int, b1: int, b2: int, profile: str | None) -> None:
     """``python -m bench.lb --serve PORT B1 B2``: the data plane with one listener forwarding to the two
     backends; prints ``ready`` once both targets are healthy, runs until stdin closes."""
-    from orchestrator.lb.model import (Action, HealthCheck, Listener, LoadBalancer, Rule, Snapshot, Target, TargetGroup,
+    from orchestrator.services.elbv2.dataplane.model import (Action, HealthCheck, Listener, LoadBalancer, Rule, Snapshot, Target, TargetGroup,
                                        WeightedGroup)
-    from orchestrator.lb.proxy import DataPlane
+    from orchestrator.services.elbv2.dataplane.proxy import DataPlane
 
     dp = DataPlane()
     if profile:

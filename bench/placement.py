@@ -1,6 +1,6 @@
 """placement: how fast the scheduler places a large batch, against a plain first-fit over the same data.
 
-minecs:   orchestrator.scheduler.placement.place — 10,000 requests (cpu 128, memory 256..1024 MiB, group
+minecs:   orchestrator.services.ecs.scheduler.placement.place — 10,000 requests (cpu 128, memory 256..1024 MiB, group
           "service:bench") on 1,000 instances (4096 CPU units / 16384 MiB, ecs.availability-zone
           us-east-1a/b/c, a few instance types), strategies spread(attribute:ecs.availability-zone) then
           binpack(memory), one call.
@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from bench import common as C
-from orchestrator.scheduler.placement import Instance, Request, Strategy, place, place_general
+from orchestrator.services.ecs.scheduler.placement import Instance, Request, Strategy, place, place_general
 
 NAME = "placement"
 TARGET = 2.0                # ratio place / first-fit, upper bound: real placement at most twice plain

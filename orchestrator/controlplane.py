@@ -1,10 +1,9 @@
 """The control-plane process: composes the store, the clock, ids, the FARGATE runner, ELBv2 and the one
 API endpoint (``api_server``: every service on it), and runs until SIGTERM.
 
-``ControlPlane`` is the object handlers receive: the collaborators plus the cross-resource actions
-(launching tasks on a runner, stopping them, cluster counts, waiting for changes). It is also the FARGATE
-runner's ``Reporter``: reports are merged into the store (``ops.tasks.merge_report``) and wake waiters.
-``serve()`` is ``minecs server run``.
+``ControlPlane`` holds what the services share (store, clock, ids, settings, the change signal) and the
+services themselves: ``ecs`` (``services.ecs.service.Ecs``, also the FARGATE runner's ``Reporter``) and
+``elbv2``. ``api_server`` puts every service on the one endpoint; ``serve()`` is ``minecs server run``.
 """
 
 from __future__ import annotations
@@ -18,444 +17,66 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator import __version__, naming
-from orchestrator.platform.http import ApiHttpServer
+from orchestrator import __version__
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.errors import (ClusterContainsContainerInstancesException, ClusterContainsServicesException, ClusterContainsTasksException, ConnectionFailed, InvalidParameterException,
-                                 MinecsError, RuntimeDriverError)
+from orchestrator.errors import ConnectionFailed, MinecsError, RuntimeDriverError
 from orchestrator.home import Home
 from orchestrator.ids import Ids, RandomIds
+from orchestrator.services.ecs.ops import clusters
+from orchestrator.platform.changes import Changes
+from orchestrator.platform.http import ApiHttpServer
+from orchestrator.services.ecs.service import Ecs
+from orchestrator.services.elbv2.service import Elbv2
 from orchestrator.settings import Settings
-from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
-from orchestrator.ops import clusters, taskdefs
-from orchestrator.ops import tags as tag_ops
-from orchestrator.ops import tasks as task_ops
 from orchestrator.store import Store
 
 log = logging.getLogger("minecs.server")
 
 
 class ControlPlane:
+    """The process's services and what they share: the store, the clock, ids, settings, the change
+    signal. ``ecs`` is what ECS's handlers receive; ``elbv2`` ELBv2's."""
+
     def __init__(self, home: Home, store: Store, clock: Clock, *,
-                 runner_factory: Callable[["ControlPlane"], Any] | None = None,
+                 runner_factory: Callable[[Ecs], Any] | None = None,
                  settings: Settings | None = None, ids: Ids | None = None) -> None:
         self.home = home
         self.store = store
         self.clock = clock
         self.ids = ids or RandomIds()
         self.settings = settings or Settings()
-        self._changed = threading.Condition()
-        self._generation = 0
-        self.runner = runner_factory(self) if runner_factory else None
-        from orchestrator.controller import ServiceController
-        from orchestrator.fleet import Fleet
-        self.controller = ServiceController(self, settle=self.settings.task_settle_seconds)
-        self.fleet = Fleet(self)
-        self.endpoint: str | None = None
-        from orchestrator.services.elbv2 import Elbv2
-        self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop, on_change=self.notify,
-                           on_health_change=self._on_target_health)
+        self.changes = Changes(clock)
+        self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop,
+                           on_change=self.changes.notify, on_health_change=lambda: self.ecs.target_health_changed())
+        self.ecs = Ecs(store, clock, self.changes, self.elbv2, instance_label=fargate_instance_label(home),
+                       settings=self.settings, runner_factory=runner_factory)
         self._housekeeping_stop = threading.Event()
-
-    # -- identity -------------------------------------------------------------------------------
-
-    @property
-    def instance_label(self) -> str:
-        return fargate_instance_label(self.home)
 
     def ping_info(self) -> dict[str, Any]:
         return {"status": "ok", "pid": os.getpid(), "home": str(self.home.path), "version": __version__,
-                "schemaVersion": self.store.schema_version, "fargate": self.runner is not None}
-
-    # -- change notification (waiters: WaitTasks, later the reconciler) ------------------------
-
-    def notify(self) -> None:
-        with self._changed:
-            self._generation += 1
-            self._changed.notify_all()
-
-    @property
-    def generation(self) -> int:
-        """Bumped by every change worth re-reading (task reports, service writes)."""
-        return self._generation
-
-    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = self.clock.monotonic() + timeout
-        with self._changed:
-            while True:
-                if predicate():
-                    return True
-                left = deadline - self.clock.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(min(left, 1.0))
-
-    # -- the runner's Reporter -----------------------------------------------------------------
-
-    def report(self, task: TaskRecord) -> None:
-        with self.store.transaction():
-            cur = self.store.get_task(task.task_id)
-            if cur is None:
-                return
-            self.store.put_task(task_ops.merge_report(cur, task))
-        if cur.service_name:
-            self.controller.wake(cur.cluster, cur.service_name)
-        self.notify()
-
-    # -- tasks ----------------------------------------------------------------------------------
-
-    def run_tasks(self, rr: task_ops.RunRequest, region: str, *,
-                  placement: dict[str, Any] | None = None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
-        cluster, td, launch_type = task_ops.prepare_run(self.store, rr)
-        placement = placement or {}
-        if launch_type == "FARGATE" and (placement.get("constraints") or placement.get("strategy")):
-            raise InvalidParameterException("Placement constraints and strategies are not supported with FARGATE.")
-        return self._launch(td, rr, cluster, region, launch_type, constraints=placement.get("constraints") or [],
-                            strategies=placement.get("strategy") or [])
-
-    def _launch(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str, launch_type: str, *,
-                constraints: list[dict[str, Any]] | None = None, strategies: list[dict[str, Any]] | None = None,
-                only: list[str] | None = None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
-        if launch_type == "EC2":
-            return self._launch_ec2(td, rr, cluster, region, constraints or [], strategies, only)
-        if self.runner is None:
-            raise MinecsError("The FARGATE capacity is unavailable: no Docker daemon answers.",
-                              code="ServerException")
-        now = self.clock.now()
-        tasks = [task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type=launch_type, now=now)
-                 for _ in range(rr.count)]
-        with self.store.transaction():
-            for t in tasks:
-                self.store.put_task(t)
-                tag_ops.tag_new_task(self.store, t, rr.tags, rr.propagate_tags, rr.ecs_managed_tags)
-        for t in tasks:
-            self.runner.run(t, td)
-        self.notify()
-        return tasks, []
-
-    # -- services -------------------------------------------------------------------------------
-
-    def service_changed(self, svc: Any) -> None:
-        self.controller.wake(svc.cluster, svc.name)
-        self.notify()
-
-    def apply_service_plan(self, svc: Any, plan: Any) -> list[str]:
-        """Carry out a service plan's stops and starts; returns the IDs of the tasks started."""
-        drain = self._drain_delay(svc)
-        draining = 0
-        for task_id, code, reason in plan.stop:
-            t = self.store.get_task(task_id)
-            if t is not None:
-                running = t.last_status == TaskStatus.RUNNING
-                self.stop_task(t, code, reason, drain=drain)
-                draining += int(running and drain > 0)
-        if draining:
-            self.controller.post_events(svc.cluster, svc.name, [
-                f"(service {svc.name}) has begun draining connections on {draining} tasks."])
-        started: list[str] = []
-        for dep_id, iid in plan.start_on:
-            started.extend(self._start_service_tasks(svc, dep_id, 1, only=[iid]))
-        for dep_id, n in plan.start:
-            started.extend(self._start_service_tasks(svc, dep_id, n))
-        return started
-
-    def _drain_delay(self, svc: Any) -> float:
-        """The longest deregistration delay of the service's target groups (0 without load balancers)."""
-        delay = 0.0
-        for lb in svc.load_balancers:
-            tg = self.elbv2.target_group(lb.get("targetGroupArn"))
-            if tg is not None:
-                delay = max(delay, tg.deregistration_delay)
-        return delay
-
-    def _start_service_tasks(self, svc: Any, dep_id: str, n: int, only: list[str] | None = None) -> list[str]:
-        """Launch ``n`` tasks of a service deployment (EC2: placed, on ``only`` if given); returns their IDs."""
-        started: list[str] = []
-        dep = next((d for d in svc.deployments if d.id == dep_id), None)
-        if dep is None or n <= 0:
-            return started
-        with self.store.transaction():  # the check and the new tasks commit together
-            if not self._still_primary(svc, dep_id):
-                return started
-            return self._launch_service_tasks(svc, dep, n, only)
-
-    def _still_primary(self, svc: Any, dep_id: str) -> bool:
-        """A start decided for a deployment is carried out only while it still is the PRIMARY one and has
-        not failed (an UpdateService, a rollback, may have come in since the plan was made)."""
-        cur = self.store.get_service(svc.cluster, svc.name)
-        primary = cur.primary if cur is not None else None
-        if primary is not None and primary.id == dep_id and primary.rollout_state != "FAILED" \
-                and cur.status == "ACTIVE":
-            return True
-        log.info("service %s: not starting tasks for deployment %s, no longer the primary one", svc.name, dep_id)
-        self.controller.wake(svc.cluster, svc.name)
-        return False
-
-    def _launch_service_tasks(self, svc: Any, dep: Any, n: int, only: list[str] | None) -> list[str]:
-        started: list[str] = []
-        rec = self.store.get_task_definition(*_family_rev(dep.task_definition))
-        if rec is None:
-            return started
-        rr = task_ops.RunRequest(
-            cluster=svc.cluster, task_definition=dep.task_definition, count=n, launch_type=dep.launch_type,
-            started_by=dep.id, group=f"service:{svc.name}", network_configuration=dep.network_configuration,
-            platform_version=dep.platform_version, service_name=svc.name, deployment_id=dep.id,
-            enable_execute_command=svc.enable_execute_command,
-            propagate_tags=svc.propagate_tags, ecs_managed_tags=svc.enable_ecs_managed_tags)
-        try:
-            tasks, failures = self._launch(
-                taskdefs.typed(rec), rr, svc.cluster, svc.region, dep.launch_type,
-                constraints=svc.placement_constraints, only=only,
-                strategies=svc.placement_strategy or [{"type": "spread", "field": "attribute:ecs.availability-zone"},
-                                                      {"type": "spread", "field": "instanceId"}])
-        except MinecsError as e:
-            self.controller.post_events(svc.cluster, svc.name, [
-                f"(service {svc.name}) was unable to place a task because no container instance met all of its "
-                f"requirements. Reason: {e.message}" if dep.launch_type == "EC2" else
-                f"(service {svc.name}) was unable to place a task. Reason: {e.message}"])
-            return started
-        if failures:
-            from orchestrator.scheduler.placement import Failure
-            first = failures[0]
-            iid = first.get("arn", "").rsplit("/", 1)[-1] if first.get("arn") else None
-            self.controller.post_events(svc.cluster, svc.name, [
-                self.fleet.failure_event(svc.name, Failure(first["reason"], iid, first.get("detail")))])
-        started.extend(t.task_id for t in tasks)
-        return started
-
-    def _launch_ec2(self, td: Any, rr: task_ops.RunRequest, cluster: str, region: str,
-                    constraints: list[dict[str, Any]], strategies: list[dict[str, Any]] | None,
-                    only: list[str] | None) -> tuple[list[TaskRecord], list[dict[str, str]]]:
-        group = rr.group or f"family:{td.family}"
-        assignments, failures = self.fleet.place(td, cluster=cluster, count=rr.count, group=group,
-                                                 overrides=rr.overrides, constraints=constraints,
-                                                 strategies=strategies, only=only)
-        now = self.clock.now()
-        tasks = []
-        with self.store.transaction():
-            for iid in assignments:
-                if iid is None:
-                    continue
-                t = task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type="EC2", now=now)
-                t.container_instance_id = iid
-                rec = self.store.get_instance(iid)
-                t.availability_zone = (rec.attributes.get("ecs.availability-zone") if rec else None) or None
-                self.store.put_task(t)
-                tag_ops.tag_new_task(self.store, t, rr.tags, rr.propagate_tags, rr.ecs_managed_tags)
-                tasks.append(t)
-        self.notify()
-        wire = [{"arn": naming.container_instance_arn(region, cluster, f.instance_id) if f.instance_id else None,
-                 "reason": f.reason, **({"detail": f.detail} if f.detail else {})} for f in failures]
-        return tasks, [{k: v for k, v in f.items() if v is not None} for f in wire]
-
-    def start_tasks(self, req: Any) -> dict[str, Any]:
-        from orchestrator.api import params as P
-        from orchestrator.api.shapes import task_shape
-        from orchestrator.ops import instances as inst_ops
-        p = req.params
-        refs = P.req_list(p, "containerInstances", max_items=10)
-        rr = task_ops.RunRequest(cluster=P.opt_str(p, "cluster"), task_definition=P.req_str(p, "taskDefinition"),
-                                 launch_type="EC2", overrides=P.opt_dict(p, "overrides"),
-                                 started_by=P.opt_str(p, "startedBy"), group=P.opt_str(p, "group"),
-                                 network_configuration=P.opt_dict(p, "networkConfiguration"),
-                                 tags=tuple(P.tags_param(p)),
-                                 enable_execute_command=P.opt_bool(p, "enableExecuteCommand"),
-                                 propagate_tags=task_ops.run_propagate_tags(P.opt_str(p, "propagateTags")),
-                                 ecs_managed_tags=P.opt_bool(p, "enableECSManagedTags"))
-        cluster, td, _ = task_ops.prepare_run(self.store, rr)
-        tasks, failures = [], []
-        for ref in refs:
-            rec = inst_ops.find(self.store, cluster, ref)
-            if rec is None or rec.status == "INACTIVE":
-                failures.append({"arn": ref, "reason": "MISSING"})
-                continue
-            ts, fs = self._launch_ec2(td, rr, cluster, req.region, [], [], [rec.instance_id])
-            tasks.extend(ts)
-            failures.extend(fs)
-        return {"tasks": [task_shape(t, req.region, container_instance_arn=self.container_instance_arn(t, req.region))
-                          for t in tasks], "failures": failures}
-
-    # -- container instances and agents ----------------------------------------------------------
-
-    def instance_usage(self, cluster: str) -> dict[str, Any]:
-        return self.fleet.usage(cluster)
-
-    def query_target(self, rec: Any, used: Any) -> Any:
-        return self.fleet.query_target(rec, used)
-
-    def instances_changed(self, cluster: str) -> None:
-        self.controller.wake_all()
-        self.notify()
-
-    def instance_gone(self, rec: Any, reason: str) -> None:
-        self.fleet.declare_lost(rec, reason)
-        self.instances_changed(rec.cluster)
-
-    def agent_seen(self, rec: Any) -> None:
-        from orchestrator.ops import instances as inst_ops
-        inst_ops.heartbeat(self.store, self.clock, rec.instance_id)
-
-    def tasks_for_instance(self, rec: Any) -> list[dict[str, Any]]:
-        return self.fleet.tasks_for(rec)
-
-    def apply_standard_task_report(self, p: dict[str, Any]) -> None:
-        """SubmitTaskStateChange without minecs's full record: status and container exit codes only."""
-        t = task_ops.find_task(self.store, p.get("cluster"), str(p.get("task") or ""))
-        if t is None:
-            raise InvalidParameterException("The referenced task was not found.")
-        status = p.get("status")
-        if status in ("RUNNING", "STOPPED"):
-            t.last_status = max(t.last_status, TaskStatus[status])
-        for c in p.get("containers") or []:
-            rec = t.container(str(c.get("containerName")))
-            if rec is not None and c.get("exitCode") is not None:
-                rec.exit_code = c["exitCode"]
-        self.report(t)
-
-    def apply_standard_container_report(self, p: dict[str, Any]) -> None:
-        t = task_ops.find_task(self.store, p.get("cluster"), str(p.get("task") or ""))
-        if t is None:
-            raise InvalidParameterException("The referenced task was not found.")
-        rec = t.container(str(p.get("containerName")))
-        if rec is not None:
-            if p.get("exitCode") is not None:
-                rec.exit_code = p["exitCode"]
-            if p.get("reason"):
-                rec.reason = p["reason"]
-        self.report(t)
-
-    def stop_task(self, t: TaskRecord, code: StopCode, reason: str, *, drain: float = 0.0) -> TaskRecord:
-        """Desired → STOPPED. With ``drain`` (load balancer deregistration delay) the task first stays
-        DEACTIVATING while its targets drain; the runner stops it when the delay is over."""
-        t = task_ops.request_stop(self.store, self.clock, t, code, reason, drain=drain)
-        if drain > 0 and not t.drain_done:
-            self.notify()
-            return t
-        if self.runner is not None and t.last_status != TaskStatus.STOPPED:
-            if not self.runner.stop_task(t.task_id, code, reason):
-                log.warning("task %s is not held by a runner", t.task_id)
-        self.notify()
-        return t
-
-    def container_instance_arn(self, t: TaskRecord, region: str) -> str | None:
-        if t.container_instance_id:
-            return naming.container_instance_arn(region, t.cluster, t.container_instance_id)
-        return None
-
-    def adopt_tasks(self) -> None:
-        """After a restart: hand every FARGATE task that is not finished to the runner, which matches
-        them with the containers Docker still has and removes orphans."""
-        if self.runner is None:
-            return
-        pending: list[tuple[TaskRecord, Any]] = []
-        typed: dict[tuple[str, int], Any] = {}  # thousands of stopped tasks share a few definitions
-        for t in self.store.list_tasks(launch_type="FARGATE"):
-            if t.cleaned_up:
-                continue
-            key = (t.family, t.revision)
-            if key not in typed:
-                rec = self.store.get_task_definition(t.family, t.revision)
-                typed[key] = taskdefs.typed(rec) if rec is not None else None
-            if typed[key] is None:
-                continue
-            pending.append((task_ops.runner_view(t), typed[key]))
-        self.runner.adopt(pending, defer_orphans=True)
-
-    # -- clusters -------------------------------------------------------------------------------
-
-    def cluster_counts(self, cluster: str) -> dict[str, int]:
-        by_status = self.store.count_tasks(cluster)
-        running = by_status.get("RUNNING", 0)
-        pending = sum(n for s, n in by_status.items() if s in ("PROVISIONING", "PENDING", "ACTIVATING"))
-        services = len(self.store.list_services(cluster, statuses=("ACTIVE",)))
-        instances = len(self.store.list_instances(cluster, statuses=("ACTIVE", "DRAINING")))
-        return {"instances": instances, "running": running, "pending": pending, "services": services}
-
-    def cluster_statistics(self, cluster: str) -> list[dict[str, str]]:
-        c = self.cluster_counts(cluster)
-        return [{"name": "runningFargateTasksCount", "value": str(c["running"])},
-                {"name": "pendingFargateTasksCount", "value": str(c["pending"])},
-                {"name": "runningEC2TasksCount", "value": "0"},
-                {"name": "pendingEC2TasksCount", "value": "0"}]
-
-    def cluster_delete_blockers(self) -> list[Callable[[str], None]]:
-        def tasks_active(cluster: str) -> None:
-            if self.store.list_tasks(cluster=cluster, not_stopped=True):
-                raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
-        def services_active(cluster: str) -> None:
-            if self.store.list_services(cluster, statuses=("ACTIVE", "DRAINING")):
-                raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
-        def instances_active(cluster: str) -> None:
-            if self.store.list_instances(cluster, statuses=("ACTIVE", "DRAINING")):
-                raise ClusterContainsContainerInstancesException(
-                    "The Cluster cannot be deleted while Container Instances are active or draining.")
-        return [services_active, tasks_active, instances_active]
-
-    # -- process --------------------------------------------------------------------------------
-
-    def _on_target_health(self) -> None:
-        self.controller.wake_all()
-        self.notify()
+                "schemaVersion": self.store.schema_version, "fargate": self.ecs.runner is not None}
 
     def _housekeeping(self) -> None:
         next_forget = 0.0
         while not self._housekeeping_stop.wait(1.0):
             try:
                 self.elbv2.housekeeping()
-                self.finish_drained_stops()
-                if self.clock.monotonic() >= next_forget:
+                forget = self.clock.monotonic() >= next_forget
+                if forget:
                     next_forget = self.clock.monotonic() + 60.0
-                    self.forget_stopped_tasks()
+                self.ecs.housekeeping(forget=forget)
             except Exception:
                 log.exception("housekeeping failed")
-
-    def forget_stopped_tasks(self) -> int:
-        """Stopped tasks older than ``MINECS_STOPPED_TASK_RETENTION`` seconds (default 3600, as ECS keeps them
-        about an hour) leave the store; their containers went long before (``MINECS_TASK_CLEANUP_WAIT``)."""
-        return self.store.forget_stopped_tasks(self.clock.now() - self.settings.stopped_task_retention)
-
-    def finish_drained_stops(self) -> None:
-        """Tasks whose load balancer draining is over now really stop (the runner gets the stop)."""
-        now = self.clock.now()
-        for t in self.store.list_tasks(desired=TaskStatus.STOPPED, not_stopped=True):
-            if t.drain_until is not None and t.drain_until <= now and not t.drain_done:
-                with self.store.transaction():
-                    cur = self.store.get_task(t.task_id) or t
-                    cur.drain_done = True
-                    cur.version += 1
-                    self.store.put_task(cur)
-                if self.runner is not None and cur.launch_type == "FARGATE":
-                    self.runner.stop_task(cur.task_id, cur.stop_code or StopCode.SERVICE_SCHEDULER_INITIATED,
-                                          cur.stopped_reason or "")
-                self.notify()
 
     def start(self) -> None:
         self.elbv2.start()
         threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
-        if self.runner is not None:
-            # Matching the tasks with their containers is one list call (and an inspect per container of a
-            # task not yet STOPPED), done before the API answers so it never answers with a stale picture;
-            # removing orphans (thousands after a lost home) runs beside the API.
-            t0 = self.clock.monotonic()
-            self.adopt_tasks()
-            log.info("adopted the FARGATE tasks in %.2f s", self.clock.monotonic() - t0)
-            self.runner.start()
-            threading.Thread(target=self.runner.remove_orphans, name="orphans", daemon=True).start()
-        self.controller.start()
-        self.fleet.start()
+        self.ecs.start()
 
     def stop(self) -> None:
         self._housekeeping_stop.set()
         self.elbv2.stop()
-        self.fleet.stop()
-        self.controller.stop()
-        if self.runner is not None:
-            self.runner.stop()
-
-
-def _family_rev(ref: str) -> tuple[str, int]:
-    fam, _, rev = ref.partition(":")
-    return fam, int(rev)
+        self.ecs.stop()
 
 
 def fargate_instance_label(home: Home) -> str:
@@ -474,7 +95,7 @@ def _take_server_lock(home: Home) -> Any:
     return fh
 
 
-def fargate_runner(cp: ControlPlane) -> Any:
+def fargate_runner(cp: Ecs) -> Any:
     """The built-in FARGATE capacity: a task runner on the local Docker daemon (None if none answers)."""
     from orchestrator.agent.containers import Placement
     from orchestrator.agent.runner import TaskRunner
@@ -497,12 +118,11 @@ def fargate_runner(cp: ControlPlane) -> Any:
 
 def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> ApiHttpServer:
     """The one endpoint, serving every service. Adding a service is one line here."""
-    from orchestrator.api.handlers import ecs_services
     from orchestrator.platform.dispatch import Dispatcher
     from orchestrator.platform.protocols import json_
-    from orchestrator.services import elbv2
+    from orchestrator.services import ecs, elbv2
     dispatcher = Dispatcher(cp.ids.uuid)
-    for service in [*ecs_services(cp), elbv2.service(cp.elbv2)]:
+    for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2)]:
         dispatcher.add(service)
     server = ApiHttpServer(dispatcher, host, port)
     server.add_route("GET", "/ping", lambda req: json_.serialize_raw(cp.ping_info(), dispatcher.new_request_id()))
@@ -530,7 +150,7 @@ def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threadin
     signal.signal(signal.SIGINT, on_signal)
     cp.start()
     server.serve_in_thread()
-    cp.endpoint = server.endpoint
+    cp.ecs.endpoint = server.endpoint
     home.write_info(server.endpoint, os.getpid())
     log.info("minecs control plane %s listening on %s (home %s)", __version__, server.endpoint, home.path)
     if ready:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.ops.execute import NOT_ENABLED
+from orchestrator.services.ecs.ops.execute import NOT_ENABLED
 from tests.helpers import REPO, run_cli
 
 pytestmark = pytest.mark.docker

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestrator.api import params as P
+from orchestrator.services.ecs import params as P
 from orchestrator.controlplane import api_server
 from orchestrator.platform.dispatch import region_of
 from orchestrator.platform.protocols import HttpRequest
@@ -15,7 +15,7 @@ from orchestrator.clock import FakeClock
 from orchestrator.controlplane import ControlPlane
 from orchestrator.errors import InvalidParameterException
 from orchestrator.home import Home
-from orchestrator.ops.clusters import ensure_default_cluster
+from orchestrator.services.ecs.ops.clusters import ensure_default_cluster
 from orchestrator.store import Store
 
 ECS = "AmazonEC2ContainerServiceV20141113."
@@ -96,8 +96,8 @@ def test_the_cli_starts_without_the_server_side_modules() -> None:
     import subprocess
     import sys
     code = ("import sys, orchestrator.cli.main\n"
-            "heavy = ('orchestrator.ops', 'orchestrator.store', 'orchestrator.model', 'orchestrator.stack',\n"
-            "         'orchestrator.lb', 'orchestrator.agent', 'orchestrator.runtime', 'orchestrator.controlplane')\n"
+            "heavy = ('orchestrator.services.ecs.ops', 'orchestrator.store', 'orchestrator.model', 'orchestrator.stack',\n"
+            "         'orchestrator.services.elbv2.dataplane', 'orchestrator.agent', 'orchestrator.runtime', 'orchestrator.controlplane')\n"
             "print([m for m in sys.modules if m.startswith(heavy) or m in ('docker', 'sqlite3', 'yaml', 'rich')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

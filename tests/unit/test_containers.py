@@ -11,7 +11,7 @@ from orchestrator.agent import containers as C
 from orchestrator.agent.lifecycle import DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, Dep
 from orchestrator.model.taskdef import TaskDefinition, normalize_task_definition
 from orchestrator.model.validation import validate_task_definition
-from orchestrator.ops.tasks import RunRequest, new_task
+from orchestrator.services.ecs.ops.tasks import RunRequest, new_task
 from orchestrator.runtime.driver import HealthSpec, PortPublish
 
 MIB = 1024 * 1024

@@ -13,15 +13,15 @@ from orchestrator.agent.containers import Placement
 from orchestrator.agent.runner import TaskRunner
 from orchestrator.controlplane import api_server
 from tests.helpers import api_call
-from orchestrator.api.shapes import exec_session_shape, task_shape
+from orchestrator.services.ecs.shapes import exec_session_shape, task_shape
 from orchestrator.clock import SystemClock
 from orchestrator.controlplane import ControlPlane
 from orchestrator.errors import ClusterNotFoundException, InvalidParameterException
 from orchestrator.home import Home
 from orchestrator.model.task import ContainerRecord, ContainerStatus, TaskRecord, TaskStatus
-from orchestrator.ops import execute
-from orchestrator.ops.clusters import create_cluster, ensure_default_cluster
-from orchestrator.ops.tasks import merge_report
+from orchestrator.services.ecs.ops import execute
+from orchestrator.services.ecs.ops.clusters import create_cluster, ensure_default_cluster
+from orchestrator.services.ecs.ops.tasks import merge_report
 from orchestrator.runtime.fake import FakeDriver
 from orchestrator.store import Store
 from orchestrator.store.codec import task_from_dict, task_to_dict
@@ -242,7 +242,7 @@ def api(tmp_path):
     cp = ControlPlane(Home(tmp_path), store, SystemClock(), runner_factory=lambda cp: TaskRunner(
         driver, cp, cp.clock, Placement(instance_label="test-exec"), workers=2))
     ensure_default_cluster(store, cp.clock)
-    cp.runner.start()
+    cp.ecs.runner.start()
     srv = api_server(cp, "127.0.0.1", 0)
 
     def call(op: str, body: dict) -> tuple[int, dict]:
@@ -251,7 +251,7 @@ def api(tmp_path):
     status, body = call("RegisterTaskDefinition", BUSYBOX_TD)
     assert status == 200, body
     yield cp, call
-    cp.runner.stop()
+    cp.ecs.runner.stop()
     srv.server_close()
     store.close()
 
@@ -301,16 +301,16 @@ def test_service_tasks_inherit_the_service_setting(api) -> None:
     status, body = call("CreateService", {"serviceName": "svc", "taskDefinition": "exec", "desiredCount": 1,
                                           "launchType": "FARGATE", "enableExecuteCommand": True})
     assert status == 200 and body["service"]["enableExecuteCommand"] is True, body
-    cp.controller.reconcile("default", "svc")
+    cp.ecs.controller.reconcile("default", "svc")
     first = cp.store.list_tasks(cluster="default", service_name="svc")
     assert [t.enable_execute_command for t in first] == [True]
 
     status, body = call("UpdateService", {"service": "svc", "enableExecuteCommand": False, "desiredCount": 2})
     assert status == 200 and body["service"]["enableExecuteCommand"] is False, body
     assert len(body["service"]["deployments"]) == 1  # no new deployment for this setting, as in ECS
-    cp.controller.reconcile("default", "svc")
+    cp.ecs.controller.reconcile("default", "svc")
     tasks = {t.task_id: t.enable_execute_command for t in cp.store.list_tasks(cluster="default", service_name="svc")}
     assert tasks.pop(first[0].task_id) is True  # the running task keeps what it was launched with
     assert list(tasks.values()) == [False]
     call("UpdateService", {"service": "svc", "desiredCount": 0})
-    cp.controller.reconcile("default", "svc")
+    cp.ecs.controller.reconcile("default", "svc")

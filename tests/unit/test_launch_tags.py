@@ -14,7 +14,7 @@ from tests.helpers import api_call
 from orchestrator.clock import SystemClock
 from orchestrator.controlplane import ControlPlane
 from orchestrator.home import Home
-from orchestrator.ops.clusters import ensure_default_cluster
+from orchestrator.services.ecs.ops.clusters import ensure_default_cluster
 from orchestrator.runtime.fake import FakeDriver
 from orchestrator.store import Store
 from tests.helpers import wait_for
@@ -32,8 +32,8 @@ def call(tmp_path):
     cp = ControlPlane(Home(tmp_path), store, SystemClock(), runner_factory=lambda cp: TaskRunner(
         FakeDriver(), cp, cp.clock, Placement(instance_label="test-tags"), workers=2))
     ensure_default_cluster(store, cp.clock)
-    cp.runner.start()
-    cp.controller.start()  # services launch their tasks
+    cp.ecs.runner.start()
+    cp.ecs.controller.start()  # services launch their tasks
     srv = api_server(cp, "127.0.0.1", 0)
 
     def call(op: str, body: dict) -> tuple[int, dict]:
@@ -41,8 +41,8 @@ def call(tmp_path):
 
     assert call("RegisterTaskDefinition", TD)[0] == 200
     yield call
-    cp.controller.stop()
-    cp.runner.stop()
+    cp.ecs.controller.stop()
+    cp.ecs.runner.stop()
     srv.server_close()
     store.close()
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from orchestrator.lb import proxy
-from orchestrator.lb.client import ClientConn
-from orchestrator.lb.upstream import UpstreamConn
-from orchestrator.lb.model import (Action, Condition, FixedResponse, HealthCheck, Listener, LoadBalancer, Redirect,
+from orchestrator.services.elbv2.dataplane import proxy
+from orchestrator.services.elbv2.dataplane.client import ClientConn
+from orchestrator.services.elbv2.dataplane.upstream import UpstreamConn
+from orchestrator.services.elbv2.dataplane.model import (Action, Condition, FixedResponse, HealthCheck, Listener, LoadBalancer, Redirect,
                                    Rule, Snapshot, Target, TargetGroup, WeightedGroup)
 
 PORT = 8080

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestrator.lb.model import (Action, Condition, FixedResponse, HealthCheck, Listener, LoadBalancer, Redirect,
+from orchestrator.services.elbv2.dataplane.model import (Action, Condition, FixedResponse, HealthCheck, Listener, LoadBalancer, Redirect,
                                    Rule, Snapshot, Target, TargetGroup, WeightedGroup)
-from orchestrator.lb.proxy import DataPlane
+from orchestrator.services.elbv2.dataplane.proxy import DataPlane
 from tests.helpers import wait_for
 
 FAST_HC = HealthCheck(path="/health", interval=0.1, timeout=1.0, healthy_threshold=2, unhealthy_threshold=2)

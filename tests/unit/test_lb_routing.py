@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from orchestrator.lb.model import (
+from orchestrator.services.elbv2.dataplane.model import (
     Action, Condition, FixedResponse, HealthCheck, Listener, Redirect, Rule, Target, WeightedGroup)
-from orchestrator.lb.routing import (
+from orchestrator.services.elbv2.dataplane.routing import (
     DEREGISTRATION_IN_PROGRESS, FAILED_HEALTH_CHECKS, HEALTH_CHECK_DISABLED, INITIAL_HEALTH_CHECKING,
     NOT_REGISTERED, NOT_REGISTERED_HEALTH, REGISTRATION_IN_PROGRESS, RESPONSE_CODE_MISMATCH, STICKY_COOKIE, TIMEOUT,
     HealthState, NoGroupAvailable, NoRuleMatched, RequestInfo, TargetPicker, choose_group, condition_matches,

@@ -12,7 +12,7 @@ from orchestrator.agent import metadata as M
 from orchestrator.model.task import Attachment, ContainerStatus, NetworkBinding, TaskStatus
 from orchestrator.model.taskdef import TaskDefinition, normalize_task_definition
 from orchestrator.model.validation import validate_task_definition
-from orchestrator.ops.tasks import RunRequest, new_task
+from orchestrator.services.ecs.ops.tasks import RunRequest, new_task
 
 REGION = "eu-west-1"
 PLACEMENT = C.Placement(instance_label="inst-1", execution_env="AWS_ECS_FARGATE")

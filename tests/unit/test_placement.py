@@ -10,13 +10,13 @@ from collections import Counter
 import pytest
 
 from orchestrator.errors import InvalidParameterException
-from orchestrator.scheduler import fastpath
-from orchestrator.scheduler.placement import (
+from orchestrator.services.ecs.scheduler import fastpath
+from orchestrator.services.ecs.scheduler.placement import (
     AGENT, ATTRIBUTE, CPU, DEFAULT_SERVICE_STRATEGY, DISTINCT_INSTANCE, MEMBER_OF, MEMORY, NO_INSTANCES, PORTS,
     PORTS_UDP, Constraint, Failure, Instance, Placement, Request, Strategy, Usage, pick_for_removal, place,
     place_general)
-from orchestrator.scheduler.query import QueryError
-from orchestrator.scheduler.ranking import normalize
+from orchestrator.services.ecs.scheduler.query import QueryError
+from orchestrator.services.ecs.scheduler.ranking import normalize
 
 AZ = "ecs.availability-zone"
 TYPE = "ecs.instance-type"

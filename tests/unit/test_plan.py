@@ -15,8 +15,8 @@ import pytest
 
 from orchestrator.model.service import Deployment, DeploymentConfig, ServiceRecord
 from orchestrator.model.task import StopCode, TaskStatus
-from orchestrator.reconciler.plan import ServicePlan, TaskView, plan_service
-from orchestrator.reconciler.rollout import max_tasks, min_healthy
+from orchestrator.services.ecs.reconciler.plan import ServicePlan, TaskView, plan_service
+from orchestrator.services.ecs.reconciler.rollout import max_tasks, min_healthy
 
 NOW = 10_000.0
 OLD = "ecs-svc/1111111111111111111"  # the previous deployment (web:1)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from orchestrator.model.service import ServiceRecord
 from orchestrator.model.task import StopCode, TaskStatus
-from orchestrator.reconciler.plan import ServicePlan, TaskView, plan_service
-from orchestrator.reconciler.rollout import max_tasks, min_healthy
+from orchestrator.services.ecs.reconciler.plan import ServicePlan, TaskView, plan_service
+from orchestrator.services.ecs.reconciler.rollout import max_tasks, min_healthy
 from tests.unit.test_plan import (EXITED, FAILED_TO_START, NEW, NOW, OLD, SSI, id_source, make_deployment,
                                   make_service, make_task, no_ids, rolling, stopped_ids)
 

@@ -19,7 +19,7 @@ from orchestrator.clock import FakeClock
 from orchestrator.controlplane import ControlPlane, api_server
 from orchestrator.errors import ClientError
 from orchestrator.home import Home
-from orchestrator.ops.clusters import ensure_default_cluster
+from orchestrator.services.ecs.ops.clusters import ensure_default_cluster
 from orchestrator.platform.dispatch import Service
 from orchestrator.store import Store
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from orchestrator.errors import InvalidParameterException
-from orchestrator.scheduler.query import And, Comparison, Not, Or, QueryError, QueryTarget, matches, parse
+from orchestrator.services.ecs.scheduler.query import And, Comparison, Not, Or, QueryError, QueryTarget, matches, parse
 
 REGISTERED = datetime(2018, 6, 18, 22, 28, 28, tzinfo=timezone.utc).timestamp()
 

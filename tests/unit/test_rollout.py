@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.model.service import (
     CIRCUIT_BREAKER_MAX, CIRCUIT_BREAKER_MIN, LAUNCH_BACKOFF_MAX, DeploymentConfig, circuit_breaker_threshold)
-from orchestrator.reconciler.rollout import launch_delay, max_tasks, min_healthy
+from orchestrator.services.ecs.reconciler.rollout import launch_delay, max_tasks, min_healthy
 
 # -- max_tasks: floor(desired × maximumPercent / 100) ----------------------------------------------
 

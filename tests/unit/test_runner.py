@@ -18,7 +18,7 @@ from orchestrator.errors import RuntimeDriverError
 from orchestrator.model.task import (OOM_REASON, ContainerStatus, StopCode, TaskRecord, TaskStatus)
 from orchestrator.model.taskdef import TaskDefinition, normalize_task_definition
 from orchestrator.model.validation import validate_task_definition
-from orchestrator.ops.tasks import RunRequest, new_task
+from orchestrator.services.ecs.ops.tasks import RunRequest, new_task
 from orchestrator.runtime.fake import FakeDriver
 from tests.helpers import wait_for
 

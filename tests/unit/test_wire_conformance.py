@@ -20,7 +20,7 @@ from orchestrator.agent.runner import TaskRunner
 from orchestrator.clock import SystemClock
 from orchestrator.controlplane import ControlPlane, api_server
 from orchestrator.home import Home
-from orchestrator.ops.clusters import ensure_default_cluster
+from orchestrator.services.ecs.ops.clusters import ensure_default_cluster
 from orchestrator.runtime.fake import FakeDriver
 from orchestrator.store import Store
 from tests.helpers import wait_for
@@ -68,15 +68,15 @@ def endpoint(tmp_path_factory):
     cp = ControlPlane(Home(tmp), store, SystemClock(), runner_factory=lambda cp: TaskRunner(
         FakeDriver(), cp, cp.clock, Placement(instance_label="test-wire"), workers=2))
     ensure_default_cluster(store, cp.clock)
-    cp.runner.start()
-    cp.controller.start()
+    cp.ecs.runner.start()
+    cp.ecs.controller.start()
     srv = api_server(cp, "127.0.0.1", 0)
     srv.serve_in_thread()
     yield {"url": srv.endpoint, "server": srv, "cp": cp}
     srv.shutdown()
     srv.server_close()
-    cp.controller.stop()
-    cp.runner.stop()
+    cp.ecs.controller.stop()
+    cp.ecs.runner.stop()
     store.close()
 
 

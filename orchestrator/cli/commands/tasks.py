@@ -283,7 +283,7 @@ def execute_command(app: App, cluster: str | None, task: str, container: str | N
         raise click.UsageError("Missing option '--interactive' / '--non-interactive'.")
     resp = app.call("ExecuteCommand", {"cluster": cluster, "task": task, "container": container,
                                        "command": command, "interactive": interactive})
-    from orchestrator.ops.execute import docker_id_of, split_command  # here: heavy for the CLI start-up
+    from orchestrator.services.ecs.ops.execute import docker_id_of, split_command  # here: heavy for the CLI start-up
     url = (resp.get("session") or {}).get("streamUrl", "")
     docker_id = docker_id_of(url)
     if docker_id is None:

@@ -9,7 +9,7 @@ from typing import Any
 from orchestrator.platform.dispatch import Handler, Request
 from orchestrator.services.elbv2 import rules, wire
 from orchestrator.services.elbv2.ops import LIMITS
-from orchestrator.lb.health import NOT_REGISTERED_HEALTH, HealthState
+from orchestrator.services.elbv2.dataplane.health import NOT_REGISTERED_HEALTH, HealthState
 from orchestrator.services.elbv2.service import Elbv2
 
 HANDLERS: dict[str, Handler] = {}

@@ -1,4 +1,4 @@
-"""The ELBv2 service at run time: its use cases, the data plane that serves them (``orchestrator.lb``),
+"""The ELBv2 service at run time: its use cases, the data plane that serves them (``orchestrator.services.elbv2.dataplane``),
 and the ``TargetsPort`` other services use.
 
 Every successful write pushes a fresh snapshot to the data plane (``changed``); reading and applying
@@ -36,7 +36,7 @@ class Elbv2:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from orchestrator.lb.proxy import DataPlane  # asyncio and the proxy only in the server process
+        from orchestrator.services.elbv2.dataplane.proxy import DataPlane  # asyncio and the proxy only in the server process
         self.dataplane = DataPlane(on_health_change=lambda *_: self.on_health_change(), use_uvloop=self.use_uvloop)
         self.dataplane.start()
         self.changed()

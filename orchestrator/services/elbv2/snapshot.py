@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.lb import model as M
+from orchestrator.services.elbv2.dataplane import model as M
 from orchestrator.services.elbv2.records import Listener, LoadBalancer, Rule, TargetGroup
 from orchestrator.services.elbv2.repo import Repo
 from orchestrator.services.elbv2.rules import CONDITION_CONFIGS
