@@ -48,7 +48,7 @@ class ControlPlane:
         self.changes = Changes(clock)
         self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop,
                            on_change=self.changes.notify, on_health_change=lambda: self.ecs.target_health_changed())
-        self.ecs = Ecs(store, clock, self.changes, self.elbv2, instance_label=fargate_instance_label(home),
+        self.ecs = Ecs(store, clock, self.ids, self.changes, self.elbv2, instance_label=fargate_instance_label(home),
                        settings=self.settings, runner_factory=runner_factory)
         self._housekeeping_stop = threading.Event()
 
@@ -112,7 +112,7 @@ def fargate_runner(cp: Ecs) -> Any:
     placement = Placement(instance_label=cp.instance_label)
     pool = PausePool(driver, instance_label=placement.instance_label, host_ip=placement.host_ip, image=PAUSE_IMAGE,
                      per_key=s.pause_pool, max_per_key=s.pause_pool_max)
-    return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=s.task_cleanup_wait,
+    return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=s.task_cleanup_wait, ids=cp.ids,
                       pool=pool if pool.per_key else None)
 
 

@@ -6,9 +6,11 @@ store keeps names and IDs only; ``parse_*`` accept a name, an ID or an ARN of an
 
 from __future__ import annotations
 
-import random
 import re
-import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.ids import Ids
 
 ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -57,14 +59,14 @@ def container_instance_arn(region: str, cluster: str, instance_id: str) -> str:
     return arn(region, f"container-instance/{cluster}/{instance_id}")
 
 
-def new_id() -> str:
+def new_id(ids: Ids) -> str:
     """32 lowercase hex characters, the shape of ECS task and container-instance IDs."""
-    return uuid.uuid4().hex
+    return ids.hex(32)
 
 
-def new_deployment_id(rng: random.Random | None = None) -> str:
-    r = rng or random
-    return f"ecs-svc/{r.randrange(10**18, 10**19)}"
+def new_deployment_id(ids: Ids) -> str:
+    """``ecs-svc/`` and 19 digits, as ECS names deployments."""
+    return f"ecs-svc/{10**18 + int(ids.hex(16), 16) % (9 * 10**18)}"
 
 
 def _arn_resource(value: str) -> str | None:

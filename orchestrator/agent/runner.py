@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from orchestrator.ids import Ids, RandomIds
 from orchestrator import naming
 from orchestrator.agent import containers as C
 from orchestrator.agent import metadata as M
@@ -81,10 +82,12 @@ class _Managed:
 class TaskRunner:
     def __init__(self, driver: ContainerDriver, reporter: Reporter, clock: Clock, placement: C.Placement, *,
                  workers: int = 8, resync_interval: float = 30.0, cleanup_wait: float = 600.0,
-                 default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None) -> None:
+                 default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None,
+                 ids: Ids | None = None) -> None:
         self.driver = driver
         self.reporter = reporter
         self.clock = clock
+        self.ids = ids or RandomIds()  # the task ENI's attachment id
         self.placement = placement
         self.resync_interval = resync_interval
         self.cleanup_wait = cleanup_wait
@@ -566,7 +569,7 @@ class TaskRunner:
                 self._pause_owner[s.id] = t.task_id
             m.pause = self._observe(s)
             if t.attachment is None:
-                t.attachment = Attachment(attachment_id=naming.new_id())
+                t.attachment = Attachment(attachment_id=naming.new_id(self.ids))
             t.attachment.network_name = network
             t.attachment.subnet_id = network.removeprefix("minecs-")
             t.attachment.private_ip = s.ip_addresses.get(network)

@@ -102,3 +102,26 @@ def test_the_cli_starts_without_the_server_side_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ecs_ids_come_from_the_control_planes_ids(tmp_path) -> None:
+    from orchestrator.ids import CountingIds
+    store = Store(tmp_path / "ids.db")
+    cp = ControlPlane(Home(tmp_path), store, FakeClock(), ids=CountingIds())
+    ensure_default_cluster(store, cp.clock)
+    srv = api_server(cp, "127.0.0.1", 0)
+    status, body = api_call(srv, ECS + "RegisterContainerInstance", json.dumps({"totalResources": [
+        {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048}]}).encode())
+    assert status == 200, body
+    arn = body["containerInstance"]["containerInstanceArn"]
+    # CountingIds hands out 1, 2, 3... (request ids included): small numbers, never random ones
+    assert int(arn.rsplit("/", 1)[1], 16) < 10
+    status, body = api_call(srv, ECS + "RegisterTaskDefinition", json.dumps({
+        "family": "f", "containerDefinitions": [{"name": "c", "image": "minecs/busybox", "memory": 32}]}).encode())
+    status, body = api_call(srv, ECS + "CreateService", json.dumps({
+        "serviceName": "s", "taskDefinition": "f", "desiredCount": 0}).encode())
+    assert status == 200, body
+    assert 0 < int(body["service"]["deployments"][0]["id"].removeprefix("ecs-svc/")) - 10**18 < 10
+    srv.server_close()
+    store.close()

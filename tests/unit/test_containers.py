@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.ids import RandomIds
 from orchestrator import naming
 from orchestrator.agent import containers as C
 from orchestrator.agent.lifecycle import DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, Dep
@@ -42,7 +43,8 @@ def task(td: TaskDefinition, overrides: dict | None = None):
                     network_configuration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
                     if td.network_mode == "awsvpc" else None)
     return new_task(td, rr, cluster="prod", region=REGION,
-                    launch_type="FARGATE" if td.network_mode == "awsvpc" else "EC2", now=1_700_000_000.0)
+                    launch_type="FARGATE" if td.network_mode == "awsvpc" else "EC2", now=1_700_000_000.0,
+                    ids=RandomIds())
 
 
 def spec(td: TaskDefinition, name: str | None = None, overrides: dict | None = None, *, pause_id: str = "p" * 64,

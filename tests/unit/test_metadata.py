@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from orchestrator.ids import RandomIds
 from orchestrator import naming
 from orchestrator.agent import containers as C
 from orchestrator.agent import metadata as M
@@ -40,7 +41,7 @@ SIDE = {"name": "side", "image": "minecs/busybox:latest", "essential": False}
 def task(td: TaskDefinition, *, launch_type: str = "FARGATE", overrides: dict | None = None):
     rr = RunRequest(cluster="prod", task_definition=td.ref, overrides=overrides,
                     network_configuration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})
-    return new_task(td, rr, cluster="prod", region=REGION, launch_type=launch_type, now=T0)
+    return new_task(td, rr, cluster="prod", region=REGION, launch_type=launch_type, now=T0, ids=RandomIds())
 
 
 def running(td: TaskDefinition, **kw):

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from orchestrator.ids import RandomIds
 from orchestrator import naming
 from orchestrator.agent import containers as C
 from orchestrator.agent.runner import TaskRunner
@@ -75,7 +76,8 @@ def new(td: TaskDefinition, now: float) -> TaskRecord:
     rr = RunRequest(cluster=None, task_definition=td.ref, network_configuration={
         "awsvpcConfiguration": {"subnets": ["subnet-a"]}} if td.network_mode == "awsvpc" else None)
     return new_task(td, rr, cluster="default", region=REGION,
-                    launch_type="FARGATE" if td.network_mode == "awsvpc" else "EC2", now=now)
+                    launch_type="FARGATE" if td.network_mode == "awsvpc" else "EC2", now=now,
+                    ids=RandomIds())
 
 
 WEB_AND_LOG = (ctr("web", portMappings=[{"containerPort": 80}], stopTimeout=3),

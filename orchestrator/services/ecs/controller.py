@@ -159,7 +159,7 @@ class ServiceController:
             if svc is None or svc.status == "INACTIVE":
                 return None
             daemon = self.cp.fleet.daemon_instances(svc) if svc.scheduling_strategy == "DAEMON" else None
-            plan = plan_service(svc, self.views(svc), clock.now(), new_deployment_id=new_deployment_id,
+            plan = plan_service(svc, self.views(svc), clock.now(), new_deployment_id=lambda: new_deployment_id(self.cp.ids),
                                 daemon_instances=daemon, settle=self.settle)
             new = plan.service
             self._add_events(new, plan.events)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator import naming
 from orchestrator.clock import Clock
+from orchestrator.ids import Ids
 from orchestrator.errors import (ClusterContainsContainerInstancesException, ClusterContainsServicesException,
                                  ClusterContainsTasksException, InvalidParameterException, MinecsError)
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
@@ -33,11 +34,12 @@ log = logging.getLogger("minecs.server")
 
 
 class Ecs:
-    def __init__(self, store: Store, clock: Clock, changes: Changes, elbv2: "TargetsPort", *,
+    def __init__(self, store: Store, clock: Clock, ids: Ids, changes: Changes, elbv2: "TargetsPort", *,
                  instance_label: str, settings: Settings | None = None,
                  runner_factory: Callable[["Ecs"], Any] | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.ids = ids
         self.changes = changes
         self.elbv2 = elbv2
         self.instance_label = instance_label  # the minecs.instance label of the FARGATE runner's containers
@@ -94,7 +96,7 @@ class Ecs:
             raise MinecsError("The FARGATE capacity is unavailable: no Docker daemon answers.",
                               code="ServerException")
         now = self.clock.now()
-        tasks = [task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type=launch_type, now=now)
+        tasks = [task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type=launch_type, now=now, ids=self.ids)
                  for _ in range(rr.count)]
         with self.store.transaction():
             for t in tasks:
@@ -208,7 +210,7 @@ class Ecs:
             for iid in assignments:
                 if iid is None:
                     continue
-                t = task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type="EC2", now=now)
+                t = task_ops.new_task(td, rr, cluster=cluster, region=region, launch_type="EC2", now=now, ids=self.ids)
                 t.container_instance_id = iid
                 rec = self.store.get_instance(iid)
                 t.availability_zone = (rec.attributes.get("ecs.availability-zone") if rec else None) or None

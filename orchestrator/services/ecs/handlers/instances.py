@@ -36,7 +36,8 @@ def register_container_instance(cp: Ecs, req: Request) -> dict[str, Any]:
     rec = instances.register(
         cp.store, cp.clock, cluster_ref=P.opt_str(p, "cluster"),
         resources=P.opt_list(p, "totalResources", item_type=dict), attributes=P.opt_list(p, "attributes", item_type=dict),
-        version_info=P.opt_dict(p, "versionInfo"), existing_arn=P.opt_str(p, "containerInstanceArn"))
+        version_info=P.opt_dict(p, "versionInfo"), existing_arn=P.opt_str(p, "containerInstanceArn"),
+        ids=cp.ids)
     cp.instances_changed(rec.cluster)
     return {"containerInstance": _shape(cp, rec, req.region)}
 

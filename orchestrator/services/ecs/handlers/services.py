@@ -58,7 +58,7 @@ def create_service(cp: Ecs, req: Request) -> dict[str, Any]:
     tags = P.tags_param(p)
     with cp.store.transaction():
         svc = services.create(cp.store, cp.clock, region=req.region, cluster_ref=P.opt_str(p, "cluster"),
-                              name=name, spec=_spec(p))
+                              name=name, spec=_spec(p), ids=cp.ids)
         tag_ops.untag(cp.store, f"service/{svc.cluster}/{svc.name}",
                       [k for k, _ in cp.store.get_tags(f"service/{svc.cluster}/{svc.name}")])
         if tags:
@@ -71,7 +71,7 @@ def create_service(cp: Ecs, req: Request) -> dict[str, Any]:
 def update_service(cp: Ecs, req: Request) -> dict[str, Any]:
     p = req.params
     svc = services.update(cp.store, cp.clock, cluster_ref=P.opt_str(p, "cluster"),
-                          ref=P.req_str(p, "service"), spec=_spec(p))
+                          ref=P.req_str(p, "service"), spec=_spec(p), ids=cp.ids)
     cp.service_changed(svc)
     return {"service": _shape(cp, svc, req.region)}
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestrator import naming
 from orchestrator.clock import Clock
+from orchestrator.ids import Ids
 from orchestrator.errors import (ClientException, ClusterNotFoundException, InvalidParameterException,
                                  TargetNotFoundException)
 from orchestrator.model.instance import DEFAULT_RESERVED_PORTS, HOST_IP_ATTRIBUTE, InstanceRecord
@@ -36,7 +37,7 @@ def _resource(resources: list[dict[str, Any]], name: str) -> dict[str, Any] | No
 
 def register(store: Store, clock: Clock, *, cluster_ref: str | None, resources: list[dict[str, Any]],
              attributes: list[dict[str, Any]], version_info: dict[str, Any] | None,
-             existing_arn: str | None) -> InstanceRecord:
+             existing_arn: str | None, ids: Ids) -> InstanceRecord:
     """RegisterContainerInstance: a new instance, or the same one again (agent restart) keeping its ID."""
     cluster = clusters.get_cluster(store, cluster_ref)
     if cluster is None or cluster.status != "ACTIVE":
@@ -61,7 +62,7 @@ def register(store: Store, clock: Clock, *, cluster_ref: str | None, resources: 
             if rec is not None and rec.cluster != cluster.name:
                 raise InvalidParameterException("The container instance belongs to another cluster.")
         if rec is None or rec.status == "INACTIVE":
-            iid = naming.new_id()
+            iid = naming.new_id(ids)
             rec = InstanceRecord(instance_id=iid, cluster=cluster.name, status="ACTIVE", cpu=0, memory=0,
                                  registered_at=now, last_seen=now, ec2_instance_id="i-" + iid[:17])
         rec.cpu, rec.memory = cpu["integerValue"], mem["integerValue"]

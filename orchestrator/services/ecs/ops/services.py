@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestrator import naming
 from orchestrator.clock import Clock
+from orchestrator.ids import Ids
 from orchestrator.errors import (ClientException, ClusterNotFoundException, InvalidParameterException,
                                  ServiceNotActiveException, ServiceNotFoundException)
 from orchestrator.model.service import Deployment, DeploymentConfig, ServiceRecord
@@ -104,8 +105,8 @@ def _check_load_balancers(td: TaskDefinition, lbs: list[dict[str, Any]]) -> None
                 f"The container {name} did not have a container port {port} defined.")
 
 
-def _new_deployment(svc: ServiceRecord, taskdef: str, now: float) -> Deployment:
-    dep_id = naming.new_deployment_id()
+def _new_deployment(svc: ServiceRecord, taskdef: str, now: float, ids: Ids) -> Deployment:
+    dep_id = naming.new_deployment_id(ids)
     return Deployment(id=dep_id, status="PRIMARY", task_definition=taskdef, desired_count=svc.desired_count,
                       created_at=now, updated_at=now, launch_type=svc.launch_type,
                       network_configuration=svc.network_configuration, platform_version=svc.platform_version,
@@ -119,7 +120,7 @@ def find_service(store: Store, cluster_ref: str | None, ref: str) -> ServiceReco
 
 
 def create(store: Store, clock: Clock, *, region: str, cluster_ref: str | None, name: str,
-           spec: ServiceSpec) -> ServiceRecord:
+           spec: ServiceSpec, ids: Ids) -> ServiceRecord:
     cluster = clusters.get_cluster(store, cluster_ref)
     if cluster is None or cluster.status != "ACTIVE":
         raise ClusterNotFoundException()
@@ -169,12 +170,13 @@ def create(store: Store, clock: Clock, *, region: str, cluster_ref: str | None, 
             propagate_tags=_propagate(spec.propagate_tags) if _given(spec.propagate_tags) else "NONE",
             enable_ecs_managed_tags=bool(spec.enable_ecs_managed_tags) if _given(spec.enable_ecs_managed_tags) else False,
             enable_execute_command=bool(spec.enable_execute_command) if _given(spec.enable_execute_command) else False)
-        svc.deployments = [_new_deployment(svc, svc.task_definition, now)]
+        svc.deployments = [_new_deployment(svc, svc.task_definition, now, ids)]
         store.put_service(svc)
     return svc
 
 
-def update(store: Store, clock: Clock, *, cluster_ref: str | None, ref: str, spec: ServiceSpec) -> ServiceRecord:
+def update(store: Store, clock: Clock, *, cluster_ref: str | None, ref: str, spec: ServiceSpec,
+           ids: Ids) -> ServiceRecord:
     if clusters.get_cluster(store, cluster_ref) is None:
         raise ClusterNotFoundException()
     now = clock.now()
@@ -229,7 +231,7 @@ def update(store: Store, clock: Clock, *, cluster_ref: str | None, ref: str, spe
                 if d.status == "PRIMARY":
                     d.status, d.updated_at = "ACTIVE", now
             svc.task_definition = taskdef
-            svc.deployments.insert(0, _new_deployment(svc, taskdef, now))
+            svc.deployments.insert(0, _new_deployment(svc, taskdef, now, ids))
             svc.launch_failures, svc.next_launch_at = 0, 0.0  # an update resets the launch backoff
         elif svc.primary is not None:
             svc.primary.desired_count = svc.desired_count

@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestrator import naming
 from orchestrator.clock import Clock
+from orchestrator.ids import Ids
 from orchestrator.errors import ClientException, ClusterNotFoundException, InvalidParameterException
 from orchestrator.model.task import ContainerRecord, StopCode, TaskRecord, TaskStatus
 from orchestrator.model.taskdef import TaskDefinition
@@ -135,7 +136,7 @@ def prepare_run(store: Store, req: RunRequest) -> tuple[str, TaskDefinition, str
 
 
 def new_task(td: TaskDefinition, req: RunRequest, *, cluster: str, region: str, launch_type: str,
-             now: float) -> TaskRecord:
+             now: float, ids: Ids) -> TaskRecord:
     """A fresh task record as RunTask returns it: PROVISIONING (awsvpc) or PENDING, desired RUNNING."""
     overrides = req.overrides or {}
     by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or []}
@@ -143,12 +144,12 @@ def new_task(td: TaskDefinition, req: RunRequest, *, cluster: str, region: str, 
     for c in td.containers:
         o = by_name.get(c.name, {})
         containers.append(ContainerRecord(
-            container_id=naming.new_id(), name=c.name, image=c.image, essential=c.essential,
+            container_id=naming.new_id(ids), name=c.name, image=c.image, essential=c.essential,
             cpu=o.get("cpu", c.cpu), memory=o.get("memory", c.memory),
             memory_reservation=o.get("memoryReservation", c.memory_reservation)))
     status = TaskStatus.PROVISIONING if td.network_mode == "awsvpc" else TaskStatus.PENDING
     return TaskRecord(
-        task_id=naming.new_id(), cluster=cluster, region=region, family=td.family, revision=td.revision,
+        task_id=naming.new_id(ids), cluster=cluster, region=region, family=td.family, revision=td.revision,
         launch_type=launch_type, desired_status=TaskStatus.RUNNING, last_status=status,
         containers=containers, created_at=now,
         cpu=overrides.get("cpu") or (str(td.cpu) if td.cpu else None),
