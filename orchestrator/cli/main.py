@@ -53,7 +53,9 @@ def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str |
 
 
 def _register_commands() -> None:
-    from orchestrator.cli.commands import apply, clusters, elb, instances, server, services, tags, taskdefs, tasks
+    from orchestrator.cli.commands import apply, server
+    from orchestrator.cli.commands.ecs import clusters, instances, services, tags, taskdefs, tasks
+    from orchestrator.cli.commands.elbv2 import elb
     for mod in (server, clusters, taskdefs, tasks, services, instances, tags, elb, apply):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)

@@ -12,7 +12,8 @@ import pytest
 import orchestrator.cli.commands as commands
 from tests.helpers import REPO
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+MODULES = sorted(m.name.removeprefix("orchestrator.cli.commands.")
+                 for m in pkgutil.walk_packages(commands.__path__, "orchestrator.cli.commands.") if not m.ispkg)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -24,7 +25,7 @@ def test_command_module_imports_first(name: str) -> None:
 
 
 def test_elb_table_output_shows_lists_as_rows_or_blocks(capsys) -> None:
-    from orchestrator.cli.commands.elb import _render
+    from orchestrator.cli.commands.elbv2.elb import _render
     from orchestrator.cli.output import Output
     _render(Output("table"), {"Limits": [{"Name": "target-groups", "Max": "3000"}], "NextMarker": "2"})
     text = capsys.readouterr().out

@@ -189,7 +189,7 @@ Exit codes: 0 applied (or nothing to change), 2 invalid stack or a rejected chan
 def apply(app: App, path: str, dry_run: bool, wait: bool, wait_timeout: float, prune: bool) -> None:
     """Converge the control plane to a stack file: task definitions, target groups, load balancers,
     listeners, rules and services. Idempotent: a second apply changes nothing."""
-    from orchestrator.cli.commands.services import wait_for_deployment
+    from orchestrator.cli.commands.ecs.services import wait_for_deployment
     from orchestrator.stack import StackError, compute_plan, parse_stack_text
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()

@@ -305,7 +305,7 @@ def start_task(app: App, cluster: str | None, task_definition: str, container_in
                started_by: str | None, group: str | None, enable_execute_command: bool | None) -> None:
     """Start tasks on the container instances you name (no placement). Exits 2 if a task could not be
     started on some instance (listed as failures)."""
-    from orchestrator.cli.commands.tasks import tasks_table
+    from orchestrator.cli.commands.ecs.tasks import tasks_table
     resp = app.call("StartTask", {"cluster": cluster, "taskDefinition": task_definition,
                                   "containerInstances": list(container_instances), "startedBy": started_by,
                                   "group": group, "enableExecuteCommand": enable_execute_command or None})

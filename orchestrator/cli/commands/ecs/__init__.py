@@ -1,0 +1,1 @@
+"""ECS's commands, mirroring `aws ecs` (one module per resource)."""

@@ -1,0 +1,1 @@
+"""ELBv2's commands, `minecs elb ...`, mirroring `aws elbv2`."""
