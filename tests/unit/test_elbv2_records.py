@@ -60,3 +60,37 @@ def test_a_database_of_wire_shaped_documents_reads_serves_and_writes(tmp_path) -
     assert elb.repo.get(Listener, LS) is None and elb.repo.get(Rule, RULE) is None
     assert elb.repo.get(TargetGroup, TG).load_balancer_arns == []
     store.close()
+
+
+def test_concurrent_writers_of_one_target_group_lose_nothing(tmp_path) -> None:
+    """API threads, the ECS controller and housekeeping write the same target group at once: each
+    read-modify-write is one transaction, so every registration and attribute change survives."""
+    import threading
+    store = Store(tmp_path / "c.db")
+    elb = Elbv2(store, FakeClock(), CountingIds())
+    tg = elb.ops.create_target_group("us-east-1", {"Name": "busy", "Port": 80})
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def register(worker: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(25):
+                elb.ops.register_targets(tg.arn, [{"Id": "127.0.0.1", "Port": 10000 + worker * 100 + i}])
+                if i % 5 == 0:
+                    elb.ops.modify_target_group_attributes(tg.arn, [
+                        {"Key": "deregistration_delay.timeout_seconds", "Value": str(worker)}])
+                    elb.ops.expire_draining()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=register, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    got = elb.repo.get(TargetGroup, tg.arn)
+    assert len(got.targets) == 8 * 25
+    assert got.attributes["deregistration_delay.timeout_seconds"] in {str(w) for w in range(8)}
+    store.close()
