@@ -1,9 +1,10 @@
 # minecs developer targets. Every target that needs Docker, the venv or the
-# images runs scripts/setup.sh first (idempotent, quick when already set up).
+# images runs scripts/setup.sh first: the checkout's .venv, then `minecs setup`
+# (Docker, busybox, minecs's images; idempotent, quick when already set up).
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: all setup test demo bench images clean
+.PHONY: all setup test demo bench images clean dist
 
 all: test
 
@@ -16,14 +17,18 @@ test: setup
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m orchestrator.demo
+	.venv/bin/minecs demo
 
 bench: setup
 	$(PY) -m bench
 
-# Rebuild every image under images/ even if its context hash is unchanged.
-images:
-	bash scripts/build-images.sh --force
+# Rebuild every image minecs ships (orchestrator/images/contexts/) even if its context is unchanged.
+images: setup
+	.venv/bin/minecs setup --rebuild-images
+
+# The sdist and the wheel, in dist/ (what `pipx install dist/minecs-*.whl` installs).
+dist: setup
+	rm -rf dist && $(PY) -m build --no-isolation --outdir dist .
 
 # Remove containers, networks and task-scoped volumes minecs created (ECS-labelled or minecs.managed=1).
 clean:

@@ -9,7 +9,6 @@ services themselves: ``ecs`` (``services.ecs.service.Ecs``, also the FARGATE run
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import signal
@@ -49,12 +48,15 @@ class ControlPlane:
         self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop,
                            on_change=self.changes.notify, on_health_change=lambda: self.ecs.target_health_changed())
         self.ecs = Ecs(store, clock, self.ids, self.changes, self.elbv2, instance_label=fargate_instance_label(home),
-                       settings=self.settings, runner_factory=runner_factory)
+                       home_id=home.id, settings=self.settings, runner_factory=runner_factory)
         self._housekeeping_stop = threading.Event()
 
     def ping_info(self) -> dict[str, Any]:
+        images = getattr(self.ecs.runner, "images", None)
+        statuses = images.status() if hasattr(images, "status") else {}
         return {"status": "ok", "pid": os.getpid(), "home": str(self.home.path), "version": __version__,
-                "schemaVersion": self.store.schema_version, "fargate": self.ecs.runner is not None}
+                "schemaVersion": self.store.schema_version, "fargate": self.ecs.runner is not None,
+                "images": {st.tag: {"state": st.state, "detail": st.detail} for st in statuses.values()}}
 
     def _housekeeping(self) -> None:
         next_forget = 0.0
@@ -82,7 +84,7 @@ class ControlPlane:
 def fargate_instance_label(home: Home) -> str:
     """The ``minecs.instance`` label on every container the FARGATE runner of ``home`` creates, so that
     control planes of different homes (tests side by side) never touch each other's containers."""
-    return "fargate-" + hashlib.sha256(str(home.path.resolve()).encode()).hexdigest()[:12]
+    return "fargate-" + home.id
 
 
 def _take_server_lock(home: Home) -> Any:
@@ -108,12 +110,16 @@ def fargate_runner(cp: Ecs) -> Any:
         return None
     from orchestrator.agent.containers import PAUSE_IMAGE
     from orchestrator.agent.pool import PausePool
+    from orchestrator.images import ImageSupply
     s = cp.settings
-    placement = Placement(instance_label=cp.instance_label)
+    images = ImageSupply(driver, busybox=s.busybox)
+    images.warm()  # off the request path; a task that needs an image still being built waits for it
+    placement = Placement(instance_label=cp.instance_label, home_id=cp.home_id)
     pool = PausePool(driver, instance_label=placement.instance_label, host_ip=placement.host_ip, image=PAUSE_IMAGE,
-                     per_key=s.pause_pool, max_per_key=s.pause_pool_max)
+                     per_key=s.pause_pool, max_per_key=s.pause_pool_max, ensure_image=images.ensure,
+                     home_id=cp.home_id)
     return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=s.task_cleanup_wait, ids=cp.ids,
-                      pool=pool if pool.per_key else None)
+                      pool=pool if pool.per_key else None, images=images)
 
 
 def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> ApiHttpServer:

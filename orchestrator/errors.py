@@ -159,3 +159,10 @@ class ClusterContainsServicesException(ClientError):
 
 class ClusterContainsContainerInstancesException(ClientError):
     code = "ClusterContainsContainerInstancesException"
+
+
+class HostError(MinecsError):
+    """The machine lacks something minecs cannot provide by itself (a Docker daemon, a static busybox);
+    the message says what to do. ``minecs setup`` and ``minecs down`` raise it."""
+
+    code = "HostError"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -36,6 +37,11 @@ def default_home() -> Path:
 @dataclass(frozen=True)
 class Home:
     path: Path
+
+    @property
+    def id(self) -> str:
+        """A short stable id of this home (its absolute path hashed): the ``minecs.home`` label's value."""
+        return hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:12]
 
     @property
     def db(self) -> Path:

@@ -28,6 +28,7 @@ LABEL_REVISION = "com.amazonaws.ecs.task-definition-version"
 LABEL_MANAGED = "minecs.managed"
 LABEL_INSTANCE = "minecs.instance"
 LABEL_TASK_ID = "minecs.task-id"
+LABEL_HOME = "minecs.home"  # the id of the MINECS_HOME whose control plane or agent made it (`minecs down`)
 LABEL_ROLE = "minecs.role"  # "container" | "pause" | "pool" (a warm pause) | "volume" (task-scoped)
 
 

@@ -10,6 +10,7 @@ is reported in ``Settings.problems`` (the process logs each one) — never silen
     MINECS_PAUSE_POOL              2     warm pause containers kept per network and ports (0: no pool)
     MINECS_PAUSE_POOL_MAX          32    the most the pool keeps for one key when demand grows
     MINECS_LB_UVLOOP               on    the load balancer's event loop: uvloop when installed, unless 0/off
+    MINECS_BUSYBOX                 /bin/busybox  the static busybox minecs's own images are built from
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Settings:
     pause_pool: int = 2
     pause_pool_max: int = 32
     lb_uvloop: bool = True
+    busybox: str = "/bin/busybox"
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -75,4 +77,5 @@ _FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("MINECS_PAUSE_POOL", "pause_pool", _count),
     ("MINECS_PAUSE_POOL_MAX", "pause_pool_max", _count),
     ("MINECS_LB_UVLOOP", "lb_uvloop", _flag),
+    ("MINECS_BUSYBOX", "busybox", str),
 )

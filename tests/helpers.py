@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
+# An image no cache holds, from a "registry" on 127.0.0.1 that refuses at once: a pull fails without any
+# traffic leaving the machine (a Docker Hub name would send the daemon to the network).
+ABSENT_IMAGE = "127.0.0.1:9/minecs-test/absent:1"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,

@@ -27,6 +27,7 @@ from orchestrator.agent.runner import TaskRunner
 from orchestrator.api.client import ApiClient
 from orchestrator.clock import Clock
 from orchestrator.errors import ConnectionFailed, MinecsError
+from orchestrator.images import ImageSupply
 from orchestrator.model.instance import DEFAULT_RESERVED_PORTS, HOST_IP_ATTRIBUTE
 from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
 from orchestrator.model.taskdef import TaskDefinition
@@ -60,8 +61,9 @@ def default_attributes(region: str, zone: str) -> dict[str, str]:
 class Agent:
     def __init__(self, client: ApiClient, driver: ContainerDriver, clock: Clock, *, cluster: str, cpu: int,
                  memory: int, attributes: dict[str, str], host_ip: str, state_dir: Path,
-                 poll_timeout: int = 2, settings: Settings | None = None) -> None:
+                 poll_timeout: int = 2, settings: Settings | None = None, home_id: str = "") -> None:
         self.client = client
+        self.home_id = home_id  # the minecs.home label of everything this agent creates
         self.settings = settings or Settings()
         self.driver = driver
         self.clock = clock
@@ -157,9 +159,13 @@ class Agent:
         """Register, adopt what runs, then follow the control plane until ``stop()``."""
         self.register()
         label = f"agent-{self.instance_id[:16]}"
-        placement = Placement(instance_label=label, host_ip=self.host_ip, execution_env="AWS_ECS_EC2")
-        pool = PausePool(self.driver, instance_label=label, host_ip=self.host_ip, image=PAUSE_IMAGE, per_key=1)
-        self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool,
+        placement = Placement(instance_label=label, host_ip=self.host_ip, execution_env="AWS_ECS_EC2",
+                              home_id=self.home_id)
+        images = ImageSupply(self.driver, busybox=self.settings.busybox)
+        images.warm()  # this host's Docker cache may lack minecs's images: built off the task path
+        pool = PausePool(self.driver, instance_label=label, host_ip=self.host_ip, image=PAUSE_IMAGE, per_key=1,
+                         ensure_image=images.ensure, home_id=self.home_id)
+        self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool, images=images,
                                  cleanup_wait=self.settings.task_cleanup_wait)
         generation, assigned = self._poll(0, 0)
         self.runner.adopt(assigned)

@@ -69,6 +69,7 @@ class Placement:
     instance_label: str  # value of minecs.instance on everything this runner creates
     host_ip: str = "127.0.0.1"  # where ports are published
     execution_env: str = "AWS_ECS_FARGATE"
+    home_id: str = ""  # value of minecs.home (the MINECS_HOME this runner works for): what `minecs down` finds
 
 
 def plan_of(td: Any) -> Plan:
@@ -124,6 +125,7 @@ def _task_labels(task: TaskRecord, placement: Placement) -> dict[str, str]:
         naming.LABEL_MANAGED: "1",
         naming.LABEL_INSTANCE: placement.instance_label,
         naming.LABEL_TASK_ID: task.task_id,
+        **({naming.LABEL_HOME: placement.home_id} if placement.home_id else {}),
     }
 
 

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from orchestrator import naming
-from orchestrator.errors import RuntimeDriverError
+from orchestrator.errors import ImageNotFoundError, RuntimeDriverError
 from orchestrator.runtime.driver import ContainerDriver, ContainerSpec, ContainerState, ContainerSummary, PortPublish
 
 log = logging.getLogger("minecs.pool")
@@ -59,8 +59,11 @@ class Demand:
 class PausePool:
     def __init__(self, driver: ContainerDriver, *, instance_label: str, host_ip: str, image: str,
                  per_key: int = 2, max_per_key: int = 32, max_keys: int = 8, window: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 ensure_image: Callable[[str], None] | None = None, home_id: str = "") -> None:
         self.driver = driver
+        self.home_id = home_id
+        self.ensure_image = ensure_image or driver.ensure_image  # waits while minecs builds its pause image
         self.instance_label = instance_label
         self.host_ip = host_ip
         self.image = image
@@ -78,10 +81,13 @@ class PausePool:
         self._thread: threading.Thread | None = None
         self._quiet_until = 0.0  # refills wait until task starts have had the daemon to themselves
         self.refill_delay = 0.5
+        self._retry_in = 1.0  # after a failed create
+        self._last_image_error = ""
 
     @property
     def labels(self) -> dict[str, str]:
-        return {naming.LABEL_MANAGED: "1", naming.LABEL_INSTANCE: self.instance_label, naming.LABEL_ROLE: ROLE_POOL}
+        return {naming.LABEL_MANAGED: "1", naming.LABEL_INSTANCE: self.instance_label, naming.LABEL_ROLE: ROLE_POOL,
+                **({naming.LABEL_HOME: self.home_id} if self.home_id else {})}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._fill_loop, name="pause-pool", daemon=True)
@@ -211,7 +217,7 @@ class PausePool:
             state = self._create(key)
             with self._work:
                 if state is None:
-                    self._work.wait(1.0)  # do not spin on a failing daemon
+                    self._work.wait(self._retry_in)  # do not spin on a failing daemon or a missing image
                     continue
                 if key in self._wanted and not self._stop:
                     self._ready.setdefault(key, []).append(state)
@@ -225,6 +231,14 @@ class PausePool:
             ports=tuple(PortPublish(p, proto, self.host_ip, None) for p, proto in ports),
             memory_bytes=16 * 1024 * 1024, cpu_shares=2, stop_timeout_s=2)
         cid = None
+        try:
+            self.ensure_image(self.image)
+        except ImageNotFoundError as e:  # said once; tasks that need the image report it themselves
+            if str(e) != self._last_image_error:
+                log.warning("could not pre-start a pause container: %s", e)
+            self._last_image_error, self._retry_in = str(e), 30.0
+            return None
+        self._last_image_error, self._retry_in = "", 1.0
         try:
             cid = self.driver.create(spec)
             self.driver.start(cid)

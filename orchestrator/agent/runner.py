@@ -39,6 +39,7 @@ from orchestrator.agent import containers as C
 from orchestrator.agent import metadata as M
 from orchestrator.agent.metadata_writer import MetadataWriter
 from orchestrator.agent.pool import ROLE_POOL, PausePool
+from orchestrator.images import DriverImages, ImageSource
 from orchestrator.agent.lifecycle import (Create, Deprovision, Fail, Observed, Phase, Plan, Provision, Remove,
                                           Reprovision, Start, Stop, derive, step)
 from orchestrator.clock import Clock
@@ -83,8 +84,9 @@ class TaskRunner:
     def __init__(self, driver: ContainerDriver, reporter: Reporter, clock: Clock, placement: C.Placement, *,
                  workers: int = 8, resync_interval: float = 30.0, cleanup_wait: float = 600.0,
                  default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None,
-                 ids: Ids | None = None) -> None:
+                 ids: Ids | None = None, images: ImageSource | None = None) -> None:
         self.driver = driver
+        self.images = images or DriverImages(driver)  # minecs's own images are built, others pulled
         self.reporter = reporter
         self.clock = clock
         self.ids = ids or RandomIds()  # the task ENI's attachment id
@@ -527,13 +529,29 @@ class TaskRunner:
         elif isinstance(action, Deprovision):
             assert m.pause is not None
             with contextlib.suppress(RuntimeDriverError):
-                if m.pause.runtime_id:
+                if m.pause.runtime_id and self._pooled(m):
+                    # a warm pause has nothing of the task to keep (no logs, no exit code of its own): it goes
+                    # at once, rather than lie about as an exited "pool" container for the clean-up wait
+                    self.driver.remove(m.pause.runtime_id, force=True)
+                    with self._lock:
+                        self._pause_owner.pop(m.pause.runtime_id, None)
+                elif m.pause.runtime_id:
                     self.driver.stop(m.pause.runtime_id, 2)
             m.pause.phase = Phase.STOPPED
             if t.attachment:
                 t.attachment.status = "DELETED"
         else:
             raise AssertionError(action)
+
+    def _pooled(self, m: _Managed) -> bool:
+        """Whether the task's pause came from the warm pool (it carries the pool's labels, not the task's)."""
+        state = m.pause_state
+        if state is None and m.pause is not None and m.pause.runtime_id:
+            try:
+                state = self.driver.inspect(m.pause.runtime_id)
+            except RuntimeDriverError:
+                return False
+        return state is not None and state.labels.get(naming.LABEL_ROLE) == ROLE_POOL
 
     def _network_for(self, m: _Managed) -> str:
         name = self.default_network
@@ -546,9 +564,20 @@ class TaskRunner:
             self._networks.add(name)
         return name
 
+    def _network_gone(self, err: RuntimeDriverError) -> bool:
+        """Whether ``err`` says a network this runner made is gone (``minecs down`` of another home removes
+        networks nothing uses): forget it, so the next attempt creates it again."""
+        text = str(err).lower()
+        gone = {n for n in self._networks if f"network {n.lower()} not found" in text}
+        self._networks -= gone
+        return bool(gone)
+
     def _provision(self, m: _Managed) -> None:
         """Give the task a running pause container: start the one a crash left created, else take one from
         the warm pool, else create one."""
+        self._provision_once(m, retry=True)
+
+    def _provision_once(self, m: _Managed, *, retry: bool) -> None:
         t = m.task
         try:
             network = self._network_for(m)
@@ -560,7 +589,7 @@ class TaskRunner:
                 ports = tuple(sorted((p.container_port, p.protocol) for c in m.td.containers for p in c.port_mappings))
                 s = self.pool.take(network, ports)
             if s is None:
-                self.driver.ensure_image(C.PAUSE_IMAGE)
+                self.images.ensure(C.PAUSE_IMAGE)
                 pid = self._create_or_adopt(C.pause_spec(m.td, t, self.placement, network))
                 m.pause = Observed(phase=Phase.CREATED, runtime_id=pid)
                 self.driver.start(pid)
@@ -577,6 +606,10 @@ class TaskRunner:
             t.attachment.status = "ATTACHED"
             m.pause_state = s
         except RuntimeDriverError as e:
+            if retry and self._network_gone(e):
+                m.pause = None
+                self._provision_once(m, retry=False)
+                return
             m.pause = Observed(phase=Phase.STOPPED, error=_reason("ResourceInitializationError", e))
 
     def _reprovision(self, m: _Managed) -> None:
@@ -631,7 +664,7 @@ class TaskRunner:
         if t.pull_started_at is None:
             t.pull_started_at = self.clock.now()
         try:
-            self.driver.ensure_image(c.image)
+            self.images.ensure(c.image)
         except ImageNotFoundError as e:
             m.obs[name].error = _reason("CannotPullContainerError", e)
             t.pull_stopped_at = self.clock.now()

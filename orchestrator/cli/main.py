@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator import naming
+from orchestrator import __version__, naming
 from orchestrator.cli.app import App, ExitStatus
 from orchestrator.cli.output import Output
 from orchestrator.errors import MinecsError
@@ -28,9 +28,12 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 @click.group(context_settings=CONTEXT, epilog="""\b
 Examples:
+  sudo minecs setup && minecs demo        # a fresh machine: Docker, busybox, images; then the tour
+  minecs doctor                           # what is missing, and the fix
   minecs register-task-definition --cli-input-json file://taskdefs/web.json
   minecs list-task-definitions --output table
   minecs --endpoint-url http://127.0.0.1:4566 describe-clusters --clusters default
+  minecs down --state --yes               # the way out: this home's processes, containers and state
 """)
 @click.option("--endpoint-url", envvar="MINECS_ENDPOINT", metavar="URL",
               help="Control plane to talk to [env MINECS_ENDPOINT]. Default: the one for MINECS_HOME, "
@@ -41,7 +44,7 @@ Examples:
               help="json prints exactly the API response. Default: table on a terminal, else json.")
 @click.option("--home", envvar="MINECS_HOME", type=click.Path(path_type=Path), default=None,
               help="State directory [env MINECS_HOME, default ~/.minecs].")
-@click.version_option(package_name="minecs", prog_name="minecs")
+@click.version_option(__version__, prog_name="minecs", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str | None, home: Path | None) -> None:
     """minecs: a miniature Amazon ECS that runs real task definitions on the local Docker daemon.
@@ -53,10 +56,10 @@ def cli(ctx: click.Context, endpoint_url: str | None, region: str, output: str |
 
 
 def _register_commands() -> None:
-    from orchestrator.cli.commands import apply, server
+    from orchestrator.cli.commands import apply, host, server
     from orchestrator.cli.commands.ecs import clusters, instances, services, tags, taskdefs, tasks
     from orchestrator.cli.commands.elbv2 import elb
-    for mod in (server, clusters, taskdefs, tasks, services, instances, tags, elb, apply):
+    for mod in (host, server, clusters, taskdefs, tasks, services, instances, tags, elb, apply):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -322,6 +322,10 @@ class DockerDriver:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
             raise RuntimeDriverError(f"Docker daemon not reachable: {_explain(err)}", retryable=True) from err
 
+    def daemon_version(self) -> str:
+        with _mapped():
+            return str(self._api.version().get("Version") or "unknown")
+
     def image_exists(self, image: str) -> bool:
         try:
             self._api.inspect_image(image)
@@ -350,6 +354,35 @@ class DockerDriver:
             raise translate_error(err) from err
         if not self.image_exists(image):
             raise ImageNotFoundError(f"{prefix}pulled {image} but it is not in the local cache")
+
+    def image_labels(self, image: str) -> dict[str, str] | None:
+        try:
+            data = self._api.inspect_image(image)
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise translate_error(err) from err
+        return dict((data.get("Config") or {}).get("Labels") or {})
+
+    def build_image(self, context: bytes, tag: str, labels: Mapping[str, str]) -> None:
+        lines: list[str] = []
+        try:
+            for message in self._api.build(fileobj=io.BytesIO(context), custom_context=True, tag=tag,
+                                           labels=dict(labels), rm=True, forcerm=True, decode=True):
+                if message.get("error"):
+                    raise RuntimeDriverError(f"building {tag} failed: {str(message['error']).strip()}"
+                                             + "".join(f"\n  {line}" for line in lines[-5:]))
+                text = str(message.get("stream") or "").strip()
+                if text:
+                    lines.append(text)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise translate_error(err, prefix=f"building {tag} failed: ") from err
+        if self.image_labels(tag) is None:
+            raise RuntimeDriverError(f"building {tag} failed: the daemon reported no error but has no such image")
+
+    def prune_images(self, labels: Mapping[str, str | None]) -> None:
+        with _mapped():
+            self._api.prune_images(filters={"dangling": True, "label": _label_filter(labels)})
 
     # -- containers --------------------------------------------------------------------------------
 

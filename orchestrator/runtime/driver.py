@@ -238,6 +238,9 @@ class ContainerDriver(Protocol):
     def ping(self) -> None:
         """Raise ``RuntimeDriverError(retryable=True)`` unless the engine answers."""
 
+    def daemon_version(self) -> str:
+        """The engine's version (e.g. ``20.10.24``)."""
+
     def image_exists(self, image: str) -> bool:
         """Whether ``image`` is in the local cache."""
 
@@ -247,6 +250,20 @@ class ContainerDriver(Protocol):
         Raises:
             ImageNotFoundError: neither cached nor pullable; message ``CannotPullContainerError: ...``.
         """
+
+    def image_labels(self, image: str) -> dict[str, str] | None:
+        """The labels of the local ``image``, or None when it is not in the local cache."""
+
+    def build_image(self, context: bytes, tag: str, labels: Mapping[str, str]) -> None:
+        """Build ``tag`` from a tar of a build context holding a ``Dockerfile``, labelled ``labels``.
+        Intermediate containers are removed whether the build succeeds or not.
+
+        Raises:
+            RuntimeDriverError: the build failed; the message holds the builder's last lines.
+        """
+
+    def prune_images(self, labels: Mapping[str, str | None]) -> None:
+        """Remove the untagged (dangling) images carrying ``labels``: the builds a rebuild replaced."""
 
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) a container and return its id; missing ``volume_mounts`` volumes are created.

@@ -18,10 +18,12 @@ the ``clock`` callable (default ``time.time``), so a fake clock makes event time
 from __future__ import annotations
 
 import builtins
+import io
 import posixpath
 import queue
 import re
 import signal as signals
+import tarfile
 import threading
 import time
 import uuid
@@ -148,6 +150,8 @@ class FakeDriver:
         self._changed = threading.Condition(self._lock)
         self._containers: dict[str, _Container] = {}
         self._missing_images: set[str] = set()
+        self._image_labels: dict[str, dict[str, str]] = {}
+        self.builds: list[str] = []  # tags built, in order
         self._failures: dict[str, list[Exception]] = {}
         self._subscribers: list[tuple[FakeEventStream, Mapping[str, str | None]]] = []
         self._history: deque[RuntimeEvent] = deque(maxlen=_EVENT_HISTORY)  # Docker keeps a bounded log too
@@ -372,6 +376,10 @@ class FakeDriver:
     def ping(self) -> None:
         self._record("ping")
 
+    def daemon_version(self) -> str:
+        self._record("daemon_version")
+        return "fake"
+
     def image_exists(self, image: str) -> bool:
         self._record("image_exists", image)
         with self._lock:
@@ -386,6 +394,26 @@ class FakeDriver:
                     f"CannotPullContainerError: pull access denied for {repo}, repository does not exist "
                     "or may require 'docker login'"
                 )
+
+    def image_labels(self, image: str) -> dict[str, str] | None:
+        self._record("image_labels", image)
+        with self._lock:
+            name = _normalize_image(image)
+            return None if name in self._missing_images else dict(self._image_labels.get(name, {}))
+
+    def build_image(self, context: bytes, tag: str, labels: Mapping[str, str]) -> None:
+        self._record("build_image", tag)
+        with tarfile.open(fileobj=io.BytesIO(context)) as tar:
+            if "Dockerfile" not in tar.getnames():
+                raise RuntimeDriverError(f"building {tag} failed: no Dockerfile in the build context")
+        with self._lock:
+            name = _normalize_image(tag)
+            self._missing_images.discard(name)
+            self._image_labels[name] = dict(labels)
+            self.builds.append(tag)
+
+    def prune_images(self, labels: Mapping[str, str | None]) -> None:
+        self._record("prune_images")
 
     # -- ContainerDriver: containers ---------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from tests.helpers import wait_for
 RUN_LABEL = "minecs.test-run"
 RUN_ID = uuid.uuid4().hex
 IMAGE = "minecs-test/busybox:latest"
-MISSING_IMAGE = "minecs-test/definitely-not-here:latest"
+MISSING_IMAGE = "127.0.0.1:9/minecs-test/definitely-not-here:latest"  # a refused pull: no traffic off the host
 HTTPD = "mkdir -p /www && echo hello-from-$HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www"
 MiB = 1024 * 1024
 
@@ -433,6 +433,47 @@ def test_images_prefer_cached_and_missing_fails_fast(sc: Scenario) -> None:
     assert missing.value.message.startswith("CannotPullContainerError: ")
     with pytest.raises(ImageNotFoundError):
         d.create(sc.spec(image=MISSING_IMAGE))
+
+
+def test_build_an_image_from_a_context_tar_and_read_its_labels(sc: Scenario) -> None:
+    import io
+    import tarfile
+    d = sc.driver
+    tag = f"minecs-test/built-{RUN_ID[:12]}:latest"
+    busybox = Path(os.environ.get("MINECS_BUSYBOX") or "/bin/busybox").read_bytes()
+
+    def context(files: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o755
+                tar.addfile(info, io.BytesIO(data))
+        return out.getvalue()
+    sc.on_fake(lambda fake: fake.set_missing_image(tag))
+    assert d.image_labels(tag) is None
+    try:
+        d.build_image(context({"Dockerfile": b"FROM scratch\nCOPY busybox /bin/busybox\n", "busybox": busybox}), tag,
+                      {"minecs.test-label": "yes", RUN_LABEL: RUN_ID})
+        labels = d.image_labels(tag)
+        assert labels is not None and labels["minecs.test-label"] == "yes"
+        broken = f"minecs-test/unbuilt-{RUN_ID[:12]}:latest"
+        sc.on_fake(lambda fake: fake.set_missing_image(broken))
+        with pytest.raises(RuntimeDriverError, match=f"building {broken} failed: .*Dockerfile"):
+            d.build_image(context({"busybox": busybox}), broken, {})  # no Dockerfile
+        assert d.image_labels(broken) is None
+        d.prune_images({RUN_LABEL: RUN_ID})  # nothing dangling of ours: a no-op that must not fail
+        assert d.image_labels(tag) is not None
+    finally:
+        if not isinstance(d, FakeDriver):
+            import docker
+            client = docker.from_env(version="1.41")
+            try:
+                client.images.remove(tag, force=True)
+            except docker.errors.ImageNotFound:
+                pass
+            finally:
+                client.close()
 
 
 # -- resources -----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from tests.helpers import run_cli, server_pid, wait_for
+from tests.helpers import ABSENT_IMAGE, run_cli, server_pid, wait_for
 from tests.integration.test_services import LOOP, register_doc
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -36,7 +36,7 @@ def _doc(kind: str) -> dict:
     if kind == "exits":
         c["command"] = ["sh", "-c", "exit 1"]
     elif kind == "missing":
-        c["image"] = "minecs/not-there:1"
+        c["image"] = ABSENT_IMAGE
     return {"family": "chaos", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
             "cpu": "256", "memory": "512", "containerDefinitions": [c]}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, kill_server, run_cli, wait_for
+from tests.helpers import ABSENT_IMAGE, REPO, kill_server, run_cli, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -123,12 +123,14 @@ def test_memory_hog_is_oom_killed(fargate, tmp_path: Path) -> None:
 
 def test_missing_image_fails_to_start_quickly(fargate, tmp_path: Path) -> None:
     home = fargate["home"]
-    register(home, doc=fargate_doc("ghost", [{"name": "app", "image": "minecs/does-not-exist:1"}]), tmp=tmp_path)
+    register(home, doc=fargate_doc("ghost", [{"name": "app", "image": ABSENT_IMAGE}]), tmp=tmp_path)
     code, out = run(home, "ghost")
     assert code == 3  # --wait: the task failed to start
     t = wait_stopped(home, out["tasks"][0]["taskArn"], timeout=10)
     assert t["stopCode"] == "TaskFailedToStart"
     assert t["stoppedReason"].startswith("CannotPullContainerError:")
+    assert "not in the local image cache" in t["stoppedReason"]
+    assert f"docker build -t {ABSENT_IMAGE}" in t["stoppedReason"]  # how to provide it
     assert t["containers"][0]["reason"].startswith("CannotPullContainerError:")
     assert "startedAt" not in t
 

@@ -756,3 +756,57 @@ def test_health_seen_while_running_is_kept_through_the_stop(env):
     finally:
         env.driver.stop = orig_stop
     assert last.health_status == "HEALTHY" and last.container("web").health_status == "HEALTHY"
+
+
+def test_a_task_waits_for_minecs_own_images_and_is_told_when_they_cannot_be_built(env, tmp_path):
+    from orchestrator.images import ImageSupply
+    from tests.unit.test_images import elf
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(elf())
+    env.driver.set_missing_image(C.PAUSE_IMAGE)
+    env.driver.set_missing_image("minecs/web:latest")
+    images = ImageSupply(env.driver, busybox=str(busybox), lock_path=tmp_path / "lock")
+    runner = env.runner(images=images)
+    t = env.run(runner, fargate(ctr("web", "minecs/web:latest")))
+    env.wait_status(t.task_id, TaskStatus.RUNNING)
+    assert env.driver.builds == [C.PAUSE_IMAGE, "minecs/web:latest"]  # built for the task, never pulled
+
+    env.driver.set_missing_image(C.PAUSE_IMAGE)  # removed under the runner, and now no busybox either
+    busybox.unlink()
+    t2 = env.run(runner, fargate(ctr("web", "minecs/web:latest")))
+    last = env.wait_status(t2.task_id, TaskStatus.STOPPED)
+    assert last.stop_code == StopCode.TASK_FAILED_TO_START
+    assert last.stopped_reason.startswith(
+        "ResourceInitializationError: CannotPullContainerError: minecs image minecs/pause:latest is not in the local "
+        "image cache and cannot be built: no busybox at")
+    assert "busybox-static" in last.stopped_reason
+
+
+def test_a_network_removed_under_the_runner_is_made_again(env):
+    runner = env.runner()
+    t = env.run(runner, fargate(*WEB_AND_LOG))
+    network = env.wait_status(t.task_id, TaskStatus.RUNNING).attachment.network_name
+    runner.stop_task(t.task_id, StopCode.USER_INITIATED, "done")
+    env.wait_status(t.task_id, TaskStatus.STOPPED)
+    for s in env.driver.list({}, all=True):
+        env.driver.remove(s.id, force=True)
+    env.driver.remove_network(network)  # `minecs down` of another home
+    t2 = env.run(runner, fargate(*WEB_AND_LOG))
+    assert env.wait_status(t2.task_id, TaskStatus.RUNNING).attachment.network_name == network
+    assert [c for c in env.driver.calls if c[0] == "create_network"] == [("create_network", network)] * 2
+
+
+def test_a_pool_pause_goes_at_once_when_its_task_stops_while_the_tasks_containers_are_kept(env):
+    runner, pool = _pool_runner(env)
+    td = fargate(*WEB_AND_LOG)
+    first = env.run(runner, td)
+    key = (env.wait_status(first.task_id, TaskStatus.RUNNING).attachment.network_name, ((80, "tcp"),))
+    wait_for(lambda: pool.ready_count(key) >= 1, TIMEOUT, 0.01, "the pool filled")
+    t = env.run(runner, td)
+    pause = env.wait_status(t.task_id, TaskStatus.RUNNING).attachment.pause_runtime_id
+    assert "minecs-pause-" in env.driver.spec_of(pause).name  # taken from the pool
+    runner.stop_task(t.task_id, StopCode.USER_INITIATED, "done")
+    env.wait_status(t.task_id, TaskStatus.STOPPED)
+    assert pause not in {s.id for s in env.driver.list({}, all=True)}  # removed, not left exited
+    web = env.state(env.rid(t.task_id, "web"))
+    assert not web.running  # the task's own containers stay for the clean-up wait

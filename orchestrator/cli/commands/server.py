@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import click
 
@@ -45,7 +46,33 @@ def start(app: App, port: int) -> None:
     if ep is None:
         ep = start_background(app.home, port=port)
         app.out.note(f"minecs: started a control plane for {app.home.path} at {ep}")
+    wait_for_images(app, ep)
     click.echo(ep)
+
+
+def wait_for_images(app: App, endpoint: str, timeout: float = 600.0) -> None:
+    """While the control plane checks and builds minecs's images (at its start), say what it built: one
+    line per image, and one per image it cannot build (tasks that need it would fail; `minecs doctor`)."""
+    said: set[str] = set()
+    deadline = time.monotonic() + timeout
+    building_said: set[str] = set()
+    while True:
+        images = (probe(endpoint) or {}).get("images") or {}
+        busy = False
+        for tag, st in images.items():
+            state, detail = st.get("state"), st.get("detail") or ""
+            if state in ("checking", "building"):
+                busy = True
+                if state == "building" and tag not in building_said and sys.stderr.isatty():
+                    building_said.add(tag)
+                    app.out.note(f"minecs: building {tag} ({detail})...")
+            elif tag not in said and (state == "failed" or detail.startswith("built")):
+                said.add(tag)
+                line = f"{tag}: {detail}" if state == "failed" else detail.replace("built", f"built {tag}", 1)
+                app.out.note(f"minecs: {line}")
+        if not busy or time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
 
 
 @server.command("stop", epilog="Example: minecs server stop")

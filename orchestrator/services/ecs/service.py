@@ -35,7 +35,7 @@ log = logging.getLogger("minecs.server")
 
 class Ecs:
     def __init__(self, store: Store, clock: Clock, ids: Ids, changes: Changes, elbv2: "TargetsPort", *,
-                 instance_label: str, settings: Settings | None = None,
+                 instance_label: str, home_id: str = "", settings: Settings | None = None,
                  runner_factory: Callable[["Ecs"], Any] | None = None) -> None:
         self.store = store
         self.clock = clock
@@ -43,6 +43,7 @@ class Ecs:
         self.changes = changes
         self.elbv2 = elbv2
         self.instance_label = instance_label  # the minecs.instance label of the FARGATE runner's containers
+        self.home_id = home_id  # the minecs.home label of everything the FARGATE runner creates
         self.settings = settings or Settings()
         self.endpoint: str | None = None  # where agents reach the control plane (DiscoverPollEndpoint)
         self.runner = runner_factory(self) if runner_factory else None

@@ -97,7 +97,7 @@ def agent(app: App, cluster: str, cpu: int | None, memory: int | None, attribute
     driver.ping()
     ag = Agent(app.client, driver, SystemClock(), cluster=cluster, cpu=cpu or hcpu, memory=memory or hmem,
                attributes=attrs, host_ip=host_ip, state_dir=state_dir or app.home.path / "agents" / host_ip,
-               settings=settings)
+               settings=settings, home_id=app.home.id)
     signal.signal(signal.SIGTERM, lambda *_: ag.stop())
     signal.signal(signal.SIGINT, lambda *_: ag.stop())
     ag.run()
