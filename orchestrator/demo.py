@@ -1,4 +1,4 @@
-"""``make demo``: a narrated, self-checking tour of minecs on the local Docker daemon.
+"""``minecs demo`` (and ``make demo``): a narrated, self-checking tour of minecs on the local Docker daemon.
 
 Part one is a short tour (task definitions, run-task, an essential container that fails). Part two is the
 main story, the classic "decompose a monolith" cut-over: a monolith service behind the load balancer
@@ -33,7 +33,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parent.parent
+from orchestrator.resources import taskdefs_dir
+
+TASKDEFS = taskdefs_dir()  # shipped with the package; the checkout's taskdefs/ in a checkout
 console = Console(highlight=False)
 
 PATHS = {"/api/users": "users", "/api/threads": "threads", "/api/posts": "posts"}
@@ -55,7 +57,7 @@ def minecs(home: Path, *args: str, check: bool = True) -> Any:
     env = {**os.environ, "MINECS_HOME": str(home)}
     env.pop("MINECS_ENDPOINT", None)
     p = subprocess.run([sys.executable, "-m", "orchestrator", *args, "--output", "json"], capture_output=True,
-                       text=True, env=env, cwd=REPO)
+                       text=True, env=env)
     if check and p.returncode != 0:
         raise DemoFailed(f"minecs {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
     return json.loads(p.stdout) if p.stdout.strip() else {}
@@ -204,17 +206,17 @@ def tour(home: Path) -> None:
     env = {**os.environ, "MINECS_HOME": str(home)}
     env.pop("MINECS_ENDPOINT", None)
     ep = subprocess.run([sys.executable, "-m", "orchestrator", "server", "start"], capture_output=True, text=True,
-                        env=env, cwd=REPO).stdout.strip()
+                        env=env).stdout.strip()
     check(ep.startswith("http://127.0.0.1:"), f"control plane listening at {ep}")
 
     step("2. Task definitions, exactly as ECS has them",
          "The files under taskdefs/ are real ECS task definitions. minecs validates and normalises them the\n"
          "way ECS does (defaults, '1 vCPU' → 1024, compatibilities) and counts revisions up.\n"
          "taskdefs/demo/ holds the four of part two: the monolith and its three microservices.")
-    files = [REPO / "taskdefs" / f for f in TOUR_TASKDEFS] + sorted((REPO / "taskdefs/demo").glob("*.json"))
+    files = [TASKDEFS / f for f in TOUR_TASKDEFS] + sorted((TASKDEFS / "demo").glob("*.json"))
     for f in files:
         td = minecs(home, "register-task-definition", str(f))["taskDefinition"]
-        ok(f"{str(f.relative_to(REPO / 'taskdefs')):22} → {td['family']}:{td['revision']}  "
+        ok(f"{str(f.relative_to(TASKDEFS)):22} → {td['family']}:{td['revision']}  "
            f"compatibilities {td['compatibilities']}")
     bad = minecs(home, "register-task-definition", "--family", "toobig", "--requires-compatibilities", "FARGATE",
                  "--network-mode", "awsvpc", "--cpu", "256", "--memory", "4096", "--container-definitions",
@@ -414,17 +416,15 @@ def main() -> None:
         cleanup = time.monotonic()
         env = {**os.environ, "MINECS_HOME": str(home)}
         env.pop("MINECS_ENDPOINT", None)
-        subprocess.run([sys.executable, "-m", "orchestrator", "server", "stop"], capture_output=True, env=env, cwd=REPO)
-        stopped = time.monotonic() - cleanup
-        from orchestrator.controlplane import fargate_instance_label
-        from orchestrator.home import Home
-        label = fargate_instance_label(Home(home))
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=minecs.instance={label}"],
-                             capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
-        console.print(f"[dim]cleaned up: control plane stopped, {len(ids)} containers removed "
-                      f"({stopped:.1f} s + {time.monotonic() - cleanup - stopped:.1f} s)[/dim]")
+        p = subprocess.run([sys.executable, "-m", "orchestrator", "down", "--state", "--yes", "--output", "json"],
+                           capture_output=True, text=True, env=env)
+        try:
+            removed = len(json.loads(p.stdout)["containersRemoved"])
+            console.print(f"[dim]cleaned up (minecs down --state): control plane stopped, {removed} containers "
+                          f"removed in {time.monotonic() - cleanup:.1f} s[/dim]")
+        except (ValueError, KeyError):
+            console.print(f"[red]clean-up failed:[/red] {p.stderr.strip()}")
+            code = code or 1
         shutil.rmtree(home, ignore_errors=True)
     sys.exit(code)
 
