@@ -185,6 +185,12 @@ def test_demo_from_the_install_then_down_leaves_nothing_of_its_home(installed: I
         demo = installed.run(home, "demo", timeout=600)
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-2000:]
         assert ", 0 failed" in demo.stdout and "every check passed" in demo.stdout
+        assert "cleaned up (minecs down --state)" in demo.stdout
+        # the demo's own throwaway home went with `minecs down`: what minecs made now is the other home's only
+        other_id = _home_id(installed, other)
+        made = _docker("ps", "-a", "--filter", "label=minecs.managed=1", "--format",
+                       '{{.Names}} home={{.Label "minecs.home"}}').stdout.splitlines()
+        assert made and all(line.endswith(f" home={other_id}") for line in made), made
 
         # a home of our own: a service and a task, then down
         installed.json(home, "register-task-definition", "--cli-input-json",
