@@ -394,7 +394,8 @@ class MinecsHome:
         if self._api is None:
             from orchestrator.api.client import ApiClient
             assert self.endpoint is not None
-            self._api = ApiClient(self.endpoint)
+            from orchestrator.home import Home
+            self._api = ApiClient(self.endpoint, credentials=Home(self.path).credentials(create=False))
         return self._api
 
     def stop_task(self, task_arn: str, *, also_remove: Sequence[str] = (), timeout: float = 60) -> None:

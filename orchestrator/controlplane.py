@@ -8,6 +8,7 @@ services themselves: ``ecs`` (``services.ecs.service.Ecs``, also the FARGATE run
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import logging
 import os
@@ -20,6 +21,7 @@ from orchestrator import __version__
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.errors import ConnectionFailed, MinecsError, RuntimeDriverError
 from orchestrator.home import Home
+from orchestrator.sigv4 import Credentials
 from orchestrator.ids import Ids, RandomIds
 from orchestrator.services.ecs.ops import clusters
 from orchestrator.platform.changes import Changes
@@ -122,12 +124,20 @@ def fargate_runner(cp: Ecs) -> Any:
                       pool=pool if pool.per_key else None, images=images)
 
 
-def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> ApiHttpServer:
-    """The one endpoint, serving every service. Adding a service is one line here."""
+def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
+               credentials: Credentials | None = None) -> ApiHttpServer:
+    """The one endpoint, serving every service. Adding a service is one line here. With ``credentials``
+    every request must be SigV4-signed by them; without, every request is taken (in-process tests)."""
+    from orchestrator import sigv4
     from orchestrator.platform.dispatch import Dispatcher
     from orchestrator.platform.protocols import json_
     from orchestrator.services import ecs, elbv2
-    dispatcher = Dispatcher(cp.ids.uuid)
+    authenticate = None
+    if credentials is not None:
+        keys = {credentials.access_key_id: credentials.secret_access_key}
+        authenticate = lambda req: sigv4.verify(  # noqa: E731
+            req, keys.get, datetime.datetime.fromtimestamp(cp.clock.now(), datetime.UTC))
+    dispatcher = Dispatcher(cp.ids.uuid, authenticate=authenticate)
     for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2)]:
         dispatcher.add(service)
     server = ApiHttpServer(dispatcher, host, port)
@@ -135,9 +145,26 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> ApiH
     return server
 
 
+def _raise_open_files(want: int = 65536) -> None:
+    """Every connection, container event stream and log follower is a file descriptor: the soft limit
+    (often 1024) is raised towards the hard one."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(hard, want)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as e:
+            log.warning("could not raise the open-file limit from %d: %s", soft, e)
+
+
 def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threading.Event | None = None) -> None:
     """Run the control plane in the foreground until SIGTERM/SIGINT."""
+    os.umask(0o077)  # the database, its journal, the log, server.json: readable by this user only
+    _raise_open_files()
     home.ensure()
+    for path, mode in home.secure():
+        log.warning("%s was mode %04o, readable or writable by other users: made it private", path, mode)
     lock = _take_server_lock(home)
     store = Store(home.db)
     settings = Settings.from_env(os.environ)
@@ -145,7 +172,11 @@ def serve(home: Home, *, port: int = 0, host: str = "127.0.0.1", ready: threadin
         log.warning("%s", problem)
     cp = ControlPlane(home, store, SystemClock(), runner_factory=fargate_runner, settings=settings)
     clusters.ensure_default_cluster(store, cp.clock)
-    server = api_server(cp, host, port)
+    credentials = home.credentials() if settings.auth else None
+    if credentials is None:
+        log.warning("MINECS_AUTH=off: requests are NOT authenticated — anyone on this machine can run containers "
+                    "through this control plane. Use it only for throwaway environments")
+    server = api_server(cp, host, port, credentials=credentials)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -6,6 +6,8 @@ Layout of a home directory::
     server.json   {"endpoint": ..., "pid": ...} written by a running server once it listens
     server.lock   held (flock) by the running server: at most one server per home
     server.log    the background server's log
+    credentials.json  {"accessKeyId": ..., "secretAccessKey": ...}: the home's API credentials (mode 0600);
+                  every request to the control plane is SigV4-signed with them (``minecs env`` prints them)
 
 The CLI never opens ``state.db``; it only reads ``server.json`` and probes ``/ping``.
 """
@@ -17,7 +19,10 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import signal
+import stat
+import string
 import subprocess
 import sys
 import time
@@ -28,10 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import ConnectionFailed
+from orchestrator.sigv4 import Credentials
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("MINECS_HOME") or Path.home() / ".minecs").expanduser()
+    return absolute(Path(os.environ.get("MINECS_HOME") or Path.home() / ".minecs"))
+
+
+def absolute(path: Path) -> Path:
+    """A home is named by its absolute path, resolved once: a relative MINECS_HOME means the same home from
+    any working directory (its server.json, its labels)."""
+    return Path(os.path.abspath(path.expanduser()))
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,33 @@ class Home:
         return self.path / "server.json"
 
     @property
+    def credentials_file(self) -> Path:
+        return self.path / "credentials.json"
+
+    def credentials(self, *, create: bool = True) -> Credentials | None:
+        """The home's API credentials, generated (mode 0600) the first time they are asked for."""
+        try:
+            doc = json.loads(self.credentials_file.read_text())
+            return Credentials(str(doc["accessKeyId"]), str(doc["secretAccessKey"]))
+        except FileNotFoundError:
+            if not create:
+                return None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ConnectionFailed(f"{self.credentials_file} cannot be read ({e}); delete it and restart the "
+                                   "control plane (minecs server stop; minecs server start)") from None
+        self.ensure()
+        alphabet = string.ascii_uppercase + string.digits
+        creds = Credentials("AKIA" + "".join(secrets.choice(alphabet) for _ in range(16)),
+                            secrets.token_urlsafe(30)[:40])
+        try:
+            fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made them first: theirs hold
+            return self.credentials(create=False)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"accessKeyId": creds.access_key_id, "secretAccessKey": creds.secret_access_key}, fh)
+        return creds
+
+    @property
     def lock_file(self) -> Path:
         return self.path / "server.lock"
 
@@ -60,8 +99,30 @@ class Home:
         return self.path / "server.log"
 
     def ensure(self) -> "Home":
-        self.path.mkdir(parents=True, exist_ok=True)
+        """The directory, made private (0700) when minecs creates it."""
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self
+
+    def secure(self) -> list[tuple[Path, int]]:
+        """Make the home and everything in it private to this user (directories 0700, files 0600); returns
+        what was more open than that, with its former mode (the control plane warns about each)."""
+        fixed: list[tuple[Path, int]] = []
+        if not self.path.is_dir():
+            return fixed
+        for p in [self.path, *self.path.rglob("*")]:
+            try:
+                st = p.lstat()
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            mode = stat.S_IMODE(st.st_mode)
+            want = mode & ~0o077 if stat.S_ISDIR(st.st_mode) else mode & ~0o177
+            if mode != want:
+                with contextlib.suppress(OSError):
+                    os.chmod(p, want)
+                    fixed.append((p, mode))
+        return fixed
 
     def read_info(self) -> dict | None:
         try:
@@ -71,7 +132,8 @@ class Home:
 
     def write_info(self, endpoint: str, pid: int) -> None:
         tmp = self.info_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"endpoint": endpoint, "pid": pid, "home": str(self.path)}))
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+            fh.write(json.dumps({"endpoint": endpoint, "pid": pid, "home": str(self.path)}))
         os.replace(tmp, self.info_file)
 
     def clear_info(self, pid: int) -> None:
@@ -127,7 +189,7 @@ def start_background(home: Home, *, port: int = 0, timeout: float = 20.0) -> str
             return ep
         with contextlib.suppress(OSError):
             home.info_file.unlink()
-        log = open(home.log_file, "ab")
+        log = os.fdopen(os.open(home.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "server", "run", "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

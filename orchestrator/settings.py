@@ -11,6 +11,7 @@ is reported in ``Settings.problems`` (the process logs each one) — never silen
     MINECS_PAUSE_POOL_MAX          32    the most the pool keeps for one key when demand grows
     MINECS_LB_UVLOOP               on    the load balancer's event loop: uvloop when installed, unless 0/off
     MINECS_BUSYBOX                 /bin/busybox  the static busybox minecs's own images are built from
+    MINECS_AUTH                    on    SigV4 signatures checked on every API request; off only for throwaway use
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     pause_pool_max: int = 32
     lb_uvloop: bool = True
     busybox: str = "/bin/busybox"
+    auth: bool = True
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -78,4 +80,5 @@ _FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("MINECS_PAUSE_POOL_MAX", "pause_pool_max", _count),
     ("MINECS_LB_UVLOOP", "lb_uvloop", _flag),
     ("MINECS_BUSYBOX", "busybox", str),
+    ("MINECS_AUTH", "auth", _flag),
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_server, run_cli
+from tests.helpers import creds, kill_server, run_cli
 
 # Control planes started by the tests trust a RUNNING service task that nothing checks after 1 s instead of
 # ECS's 40 s (tests that are about that wait start their server with their own value: server_env marker).
@@ -35,10 +35,9 @@ def endpoint(home: Path, request) -> str:
 
 
 @pytest.fixture
-def ecs(endpoint: str):
+def ecs(home: Path, endpoint: str):
     boto3 = pytest.importorskip("boto3")
-    return boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1", **creds(home))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -42,6 +42,12 @@ class CliResult:
         return json.loads(self.stdout)
 
 
+def creds(home: Path) -> dict[str, str]:
+    """boto3's keyword arguments for the credentials the control plane of ``home`` checks signatures with."""
+    doc = json.loads((Path(home) / "credentials.json").read_text())
+    return {"aws_access_key_id": doc["accessKeyId"], "aws_secret_access_key": doc["secretAccessKey"]}
+
+
 def run_cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
             input: str | None = None) -> CliResult:
     e = {**os.environ, "MINECS_HOME": str(home), "NO_COLOR": "1", **(env or {})}

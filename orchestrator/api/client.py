@@ -1,8 +1,8 @@
 """A small typed client for the control plane's wire protocol, used by the CLI and the agents.
 
-It sends what botocore sends (AWS JSON 1.1, ``X-Amz-Target``, an Authorization header carrying the
-region in its credential scope — unsigned, as minecs does not check signatures) and turns error
-bodies back into ``MinecsError``s with the same code and message.
+It sends what botocore sends (AWS JSON 1.1, ``X-Amz-Target``, SigV4-signed with the home's credentials,
+the region in the credential scope) and turns error bodies back into ``MinecsError``s with the same code
+and message.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 import urllib.parse
 from typing import Any
 
-from orchestrator import naming
+from orchestrator import naming, sigv4
 from orchestrator.errors import ClientError, ConnectionFailed, MinecsError, ServerException
 
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
@@ -23,12 +23,14 @@ MINECS_PREFIX = "Minecs."
 
 
 class ApiClient:
-    def __init__(self, endpoint: str, region: str = naming.DEFAULT_REGION, timeout: float = 60.0) -> None:
+    def __init__(self, endpoint: str, region: str = naming.DEFAULT_REGION, timeout: float = 60.0,
+                 credentials: sigv4.Credentials | None = None) -> None:
         u = urllib.parse.urlsplit(endpoint)
         if u.scheme != "http" or not u.hostname:
             raise ConnectionFailed(f"invalid endpoint URL '{endpoint}' (expected http://HOST:PORT)")
         self.endpoint = endpoint
         self.region = region
+        self.credentials = credentials  # None: unsigned (a control plane run with MINECS_AUTH=off)
         self.timeout = timeout
         self._host, self._port = u.hostname, u.port or 80
         self._local = threading.local()
@@ -53,13 +55,17 @@ class ApiClient:
              timeout: float | None = None) -> dict[str, Any]:
         """Run one operation; returns the response body. Raises MinecsError (never http errors)."""
         body = json.dumps(params or {}).encode()
-        day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d")
-        headers = {
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": (MINECS_PREFIX if minecs else ECS_PREFIX) + operation,
-            "Authorization": f"AWS4-HMAC-SHA256 Credential=minecs/{day}/{self.region}/ecs/aws4_request, "
-                             "SignedHeaders=host;x-amz-target, Signature=unsigned",
-        }
+        headers = {"content-type": "application/x-amz-json-1.1",
+                   "x-amz-target": (MINECS_PREFIX if minecs else ECS_PREFIX) + operation,
+                   "host": f"{self._host}:{self._port}"}
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if self.credentials is not None:
+            headers = sigv4.sign("POST", "/", "", headers, body, access_key_id=self.credentials.access_key_id,
+                                 secret=self.credentials.secret_access_key, region=self.region, service="ecs",
+                                 now=now)
+        else:  # the region still travels in the credential scope
+            headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential=minecs/{now:%Y%m%d}/{self.region}/ecs/"
+                                        "aws4_request, SignedHeaders=host;x-amz-target, Signature=unsigned")
         for attempt in (1, 2):
             try:
                 conn = self._conn(timeout or self.timeout)

@@ -4,13 +4,15 @@ root command so that a command module imports on its own, without the whole CLI.
 
 from __future__ import annotations
 
+import os
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from orchestrator.api.client import ApiClient
 from orchestrator.cli.output import Output
-from orchestrator.home import Home, running_endpoint, start_background
+from orchestrator.home import Home, absolute, running_endpoint, start_background
+from orchestrator.sigv4 import Credentials
 
 
 class ExitStatus(IntEnum):
@@ -27,7 +29,7 @@ class App:
         self.endpoint_option = endpoint
         self.region = region
         self.out = Output(output)
-        self.home = Home(home)
+        self.home = Home(absolute(home))
         self._client: ApiClient | None = None
         self._aws: dict[str, Any] = {}
 
@@ -39,8 +41,17 @@ class App:
                 endpoint = start_background(self.home)
                 self.out.note(f"minecs: no control plane was running for {self.home.path}; "
                               f"started one at {endpoint}")
-            self._client = ApiClient(endpoint, self.region)
+            self._client = ApiClient(endpoint, self.region, credentials=self.credentials())
         return self._client
+
+    def credentials(self) -> Credentials | None:
+        """Whom requests are signed as: MINECS_ACCESS_KEY_ID/MINECS_SECRET_ACCESS_KEY when both are set (a
+        control plane of another home or machine), else this home's (None before its control plane made
+        them, or when it runs with MINECS_AUTH=off)."""
+        key, secret = os.environ.get("MINECS_ACCESS_KEY_ID"), os.environ.get("MINECS_SECRET_ACCESS_KEY")
+        if key and secret:
+            return Credentials(key, secret)
+        return self.home.credentials(create=False)
 
     def call(self, operation: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return self.client.call(operation, {k: v for k, v in (params or {}).items() if v is not None}, **kw)
@@ -49,7 +60,7 @@ class App:
         """One operation of another service of minecs (``elbv2``...) through botocore, as SDKs send it."""
         from orchestrator.cli import aws
         if service not in self._aws:
-            self._aws[service] = aws.client(service, self.client.endpoint, self.region)
+            self._aws[service] = aws.client(service, self.client.endpoint, self.region, self.credentials())
         return aws.call(self._aws[service], operation, {k: v for k, v in (params or {}).items() if v is not None})
 
     @staticmethod

@@ -14,13 +14,16 @@ from typing import Any
 from orchestrator.errors import ClientError, ConnectionFailed, MinecsError, ServerException
 
 
-def client(service: str, endpoint: str, region: str) -> Any:
+def client(service: str, endpoint: str, region: str, credentials: Any = None) -> Any:
+    """``credentials``: the home's (``sigv4.Credentials``); None for a control plane run with MINECS_AUTH=off
+    (botocore still signs, with a throwaway key)."""
     import botocore.session
     from botocore.config import Config
     session = botocore.session.get_session()
     return session.create_client(
-        service, endpoint_url=endpoint, region_name=region, aws_access_key_id="minecs",
-        aws_secret_access_key="minecs",
+        service, endpoint_url=endpoint, region_name=region,
+        aws_access_key_id=credentials.access_key_id if credentials else "minecs",
+        aws_secret_access_key=credentials.secret_access_key if credentials else "minecs",
         config=Config(parameter_validation=False, retries={"max_attempts": 1, "mode": "standard"},
                       connect_timeout=10, read_timeout=60))
 

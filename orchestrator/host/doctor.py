@@ -1,7 +1,7 @@
 """``minecs doctor``: every prerequisite of minecs on this machine, each held or not, with the fix.
 
 The checks: the Docker daemon (and its version), the static busybox minecs's images are built from,
-each of minecs's images, ``MINECS_HOME`` (writable by us, by nobody else), and the control plane of that
+each of minecs's images, ``MINECS_HOME`` (ours, closed to other users: it holds the API credentials), and the control plane of that
 home (running this version, or not running: it starts on demand). Nothing is changed by looking.
 """
 
@@ -97,8 +97,9 @@ def _home_check(home: Home) -> Check:
     if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         return Check(name, False, f"{path} is not writable by this user", "chown it, or set MINECS_HOME elsewhere")
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o022:
-        return Check(name, False, f"{path} is writable by other users (mode {mode:04o})", f"chmod 700 {path}")
+    if mode & 0o077:  # it holds the API credentials and the state
+        return Check(name, False, f"{path} is open to other users (mode {mode:04o})",
+                     f"chmod 700 {path} (the control plane also makes it private when it starts)")
     return Check(name, True, f"{path} (mode {mode:04o})")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from orchestrator import naming
+from orchestrator import naming, sigv4
 from orchestrator.errors import MinecsError, ServerException, UnknownOperationError
 from orchestrator.platform import validate
 from orchestrator.platform.models import service_model
@@ -83,8 +83,10 @@ _WIRES: dict[str, Any] = {"json": json_, "query": query, "rest-json": rest_json,
 
 
 class Dispatcher:
-    def __init__(self, new_request_id: Callable[[], str]) -> None:
+    def __init__(self, new_request_id: Callable[[], str], *,
+                 authenticate: Callable[[HttpRequest], sigv4.AuthFailure | sigv4.Signed] | None = None) -> None:
         self.new_request_id = new_request_id
+        self.authenticate = authenticate  # None: every request is taken as it comes (MINECS_AUTH=off, tests)
         self.services: dict[str, Service] = {}
         self._by_target: dict[str, Service] = {}  # targetPrefix: X-Amz-Target and the Smithy RPC v2 path
         self._by_signing: dict[str, list[Service]] = {}
@@ -211,6 +213,10 @@ class Dispatcher:
             route = self._route(req)
             wire = _WIRES[route.protocol]
             model = route.service.service_model
+            if self.authenticate is not None:
+                verdict = self.authenticate(req)
+                if isinstance(verdict, sigv4.AuthFailure):
+                    raise sigv4.error_for(verdict, route.protocol)
             op = route.op
             if op is None:
                 params = json_.parse_body(req.body)

@@ -15,6 +15,7 @@ import yaml
 
 from orchestrator.api.client import ApiClient
 from orchestrator.cli import aws
+from orchestrator.home import Home
 from tests.helpers import REPO, run_cli, wait_for
 
 pytestmark = pytest.mark.docker
@@ -57,8 +58,9 @@ def stack(fargate, tmp_path: Path):
     doc = yaml.safe_load(EXAMPLE.read_text())
     port = free_port()
     doc["loadBalancers"][0]["listeners"][0]["port"] = port
-    api = ApiClient(fargate["endpoint"])
-    elbv2 = aws.client("elbv2", fargate["endpoint"], "us-east-1")
+    keys = Home(fargate["home"]).credentials(create=False)
+    api = ApiClient(fargate["endpoint"], credentials=keys)
+    elbv2 = aws.client("elbv2", fargate["endpoint"], "us-east-1", keys)
     yield {**fargate, "doc": doc, "port": port, "path": write_stack(tmp_path, doc), "api": api,
            "call": lambda op, **p: aws.call(elbv2, op, p)}
     # scale down and delete the service so its containers go before the fixture removes the rest

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import creds, REPO
 
 botocore_exceptions = pytest.importorskip("botocore.exceptions")
 
@@ -89,8 +90,7 @@ def test_clusters_and_tags(ecs) -> None:
         ecs.list_tags_for_resource(resourceArn=c["clusterArn"])
 
 
-def test_region_comes_from_the_credential_scope(endpoint: str) -> None:
+def test_region_comes_from_the_credential_scope(home: Path, endpoint: str) -> None:
     import boto3
-    west = boto3.client("ecs", endpoint_url=endpoint, region_name="eu-west-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    west = boto3.client("ecs", endpoint_url=endpoint, region_name="eu-west-1", **creds(home))
     assert west.list_clusters()["clusterArns"] == ["arn:aws:ecs:eu-west-1:000000000000:cluster/default"]

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from tests.helpers import ABSENT_IMAGE, run_cli, server_pid, wait_for
+from tests.helpers import creds, ABSENT_IMAGE, run_cli, server_pid, wait_for
 from tests.integration.test_services import LOOP, register_doc
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -53,7 +53,7 @@ class Api:
             from botocore.config import Config
             endpoint = run_cli(self.home, "server", "start").stdout.strip()
             self.client = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1",
-                                       aws_access_key_id="x", aws_secret_access_key="x",
+                                       **creds(self.home),
                                        config=Config(retries={"max_attempts": 1}))
         return self.client
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_server, run_cli, wait_for
+from tests.helpers import creds, kill_server, run_cli, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -25,8 +25,7 @@ BRIDGE = {"family": "ec2web", "requiresCompatibilities": ["EC2"], "networkMode":
 @pytest.fixture
 def ec2(home: Path, endpoint: str, docker_driver, tmp_path: Path):
     import boto3
-    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="x", aws_secret_access_key="x")
+    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1", **creds(home))
     r = run_cli(home, "agents", "up", "2", "--instance-type", "t3.small", "--zones", "a,b", "--output", "json")
     assert r.code == 0, r.stderr
     r = run_cli(home, "agents", "up", "1", "--instance-type", "m5.large", "--zones", "c", "--output", "json")

@@ -13,7 +13,7 @@ import urllib.request
 import boto3
 import pytest
 
-from tests.helpers import run_cli, wait_for
+from tests.helpers import creds, run_cli, wait_for
 from tests.integration.test_lb import WEB, free_port, get
 
 pytestmark = pytest.mark.docker
@@ -31,8 +31,7 @@ def task_port(fargate, tmp_path) -> int:
 
 
 def test_walkthrough_with_boto3(fargate, task_port) -> None:
-    elb = boto3.client("elbv2", endpoint_url=fargate["endpoint"], region_name="eu-west-1",
-                       aws_access_key_id="minecs", aws_secret_access_key="minecs")
+    elb = boto3.client("elbv2", endpoint_url=fargate["endpoint"], region_name="eu-west-1", **creds(fargate["home"]))
     lb = elb.create_load_balancer(Name="shop", Tags=[{"Key": "team", "Value": "web"}])["LoadBalancers"][0]
     assert lb["LoadBalancerArn"].startswith("arn:aws:elasticloadbalancing:eu-west-1:")
     tg = elb.create_target_group(Name="web", Protocol="HTTP", Port=80, TargetType="ip", HealthCheckPath="/health",
@@ -97,7 +96,8 @@ def _closed(port: int) -> bool:
 
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
 def test_walkthrough_with_the_aws_cli(fargate, task_port) -> None:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "minecs", "AWS_SECRET_ACCESS_KEY": "minecs",
+    keys = creds(fargate["home"])
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"], "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": fargate["endpoint"], "AWS_PAGER": ""}
 
     def aws(*args: str) -> tuple[int, dict, str]:

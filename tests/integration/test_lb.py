@@ -15,6 +15,7 @@ import pytest
 
 from orchestrator.api.client import ApiClient
 from orchestrator.cli import aws
+from orchestrator.home import Home
 from orchestrator.errors import MinecsError
 from tests.helpers import run_cli, wait_for
 
@@ -46,8 +47,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 @pytest.fixture
 def lb(fargate, tmp_path: Path):
-    api = ApiClient(fargate["endpoint"])
-    elbv2 = aws.client("elbv2", fargate["endpoint"], "us-east-1")  # ELBv2's query protocol, as the CLI sends it
+    keys = Home(fargate["home"]).credentials(create=False)
+    api = ApiClient(fargate["endpoint"], credentials=keys)
+    elbv2 = aws.client("elbv2", fargate["endpoint"], "us-east-1", keys)  # ELBv2's query protocol, as the CLI sends it
     call = lambda op, **p: aws.call(elbv2, op, p)  # noqa: E731
     f = tmp_path / "lbweb.json"
     f.write_text(json.dumps(WEB))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ABSENT_IMAGE, REPO, kill_server, run_cli, wait_for
+from tests.helpers import creds, ABSENT_IMAGE, REPO, kill_server, run_cli, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -174,8 +174,7 @@ def test_boto3_waiters(fargate) -> None:
     import boto3
     home = fargate["home"]
     register(home, "batch.json")
-    ecs = boto3.client("ecs", endpoint_url=fargate["endpoint"], region_name="us-east-1",
-                       aws_access_key_id="x", aws_secret_access_key="x")
+    ecs = boto3.client("ecs", endpoint_url=fargate["endpoint"], region_name="us-east-1", **creds(home))
     resp = ecs.run_task(taskDefinition="batch", launchType="FARGATE",
                         networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-test"]}})
     assert resp["failures"] == []

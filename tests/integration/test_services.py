@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, kill_server, run_cli, wait_for
+from tests.helpers import creds, REPO, kill_server, run_cli, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -37,8 +37,7 @@ def app_doc(family: str = "app", image: str = "minecs/busybox:latest", command=N
 @pytest.fixture
 def ecs_client(fargate):
     import boto3
-    return boto3.client("ecs", endpoint_url=fargate["endpoint"], region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client("ecs", endpoint_url=fargate["endpoint"], region_name="us-east-1", **creds(fargate["home"]))
 
 
 def service(ecs, name: str = "svc") -> dict:
@@ -218,7 +217,7 @@ def test_restart_with_dead_containers_keeps_exactly_desired(fargate, ecs_client,
     assert r.code == 0 and "started one" in r.stderr
     import boto3
     ecs = boto3.client("ecs", endpoint_url=run_cli(home, "server", "endpoint").stdout.strip(),
-                       region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+                       region_name="us-east-1", **creds(home))
     wait_for(lambda: stable(ecs, count=4), 30, interval=0.2, message="back to 4")
     running_app = [s for s in driver.list({"minecs.instance": label, "minecs.role": "container"}, all=False)]
     assert len(running_app) == 4

@@ -55,7 +55,7 @@ def test_doctor_without_busybox_or_docker_or_a_private_home(tmp_path: Path) -> N
     assert not checks["static busybox"].ok and "busybox-static" in checks["static busybox"].fix
     assert not checks["image minecs/pause:latest"].ok
     assert checks["image minecs/web:latest"].ok  # cached: usable, only unverified
-    assert not checks["MINECS_HOME"].ok and checks["MINECS_HOME"].fix == f"chmod 700 {home.path}"
+    assert not checks["MINECS_HOME"].ok and checks["MINECS_HOME"].fix.startswith(f"chmod 700 {home.path}")
 
     def no_daemon() -> FakeDriver:
         raise RuntimeDriverError("Docker daemon not reachable: connection refused", retryable=True)
@@ -139,3 +139,46 @@ def test_busybox_setting_comes_from_the_environment() -> None:
     assert Settings.from_env({"MINECS_BUSYBOX": "/opt/bb"}).busybox == "/opt/bb"
     assert Settings.from_env({}).busybox == "/bin/busybox"
     assert os.path.isabs(Settings().busybox)
+
+
+def test_home_credentials_are_made_once_private_and_shared(tmp_path: Path) -> None:
+    import stat
+    import threading
+    home = Home(tmp_path / "h")
+    assert home.credentials(create=False) is None
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(home.credentials())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(got)) == 1 and got[0].access_key_id.startswith("AKIA") and len(got[0].secret_access_key) == 40
+    assert stat.S_IMODE(home.credentials_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.path.stat().st_mode) == 0o700
+    assert got[0].secret_access_key not in repr(got[0])
+    assert Home(tmp_path / "other").credentials() != got[0]
+
+
+def test_secure_closes_a_home_others_could_read(tmp_path: Path) -> None:
+    import stat
+    home = Home(tmp_path / "h")
+    (home.path / "agents").mkdir(parents=True)
+    home.path.chmod(0o755)
+    (home.path / "agents").chmod(0o775)
+    (home.path / "state.db").write_text("x")
+    (home.path / "state.db").chmod(0o644)
+    (home.path / "agents" / "agent-1.log").write_text("x")
+    (home.path / "agents" / "agent-1.log").chmod(0o666)
+    fixed = dict(home.secure())
+    assert fixed == {home.path: 0o755, home.path / "agents": 0o775, home.path / "state.db": 0o644,
+                     home.path / "agents" / "agent-1.log": 0o666}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (home.path, home.path / "agents")} == {0o700}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in fixed if p.is_file()} == {0o600}
+    assert home.secure() == []
+
+
+def test_a_relative_home_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.home import default_home
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINECS_HOME", "rel/home")
+    assert default_home() == tmp_path / "rel" / "home"

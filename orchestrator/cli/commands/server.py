@@ -11,6 +11,7 @@ import click
 from orchestrator.cli.app import App
 from orchestrator.errors import ConnectionFailed
 from orchestrator.home import probe, running_endpoint, start_background, stop
+from orchestrator.sigv4 import Credentials
 
 
 @click.group(epilog="""\b
@@ -112,10 +113,12 @@ def endpoint(app: App) -> None:
 ENV_SHELLS = ("sh", "fish", "powershell")
 
 
-def env_lines(endpoint: str, region: str, shell: str = "sh") -> list[str]:
+def env_lines(endpoint: str, region: str, shell: str = "sh", credentials: Credentials | None = None) -> list[str]:
     """The lines that point the AWS CLI v2, the SDKs (AWS_ENDPOINT_URL), Terraform's AWS provider and the
-    CDK at ``endpoint``. minecs checks no credentials yet; the SDKs refuse to sign without some."""
-    values = [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "minecs"), ("AWS_SECRET_ACCESS_KEY", "minecs"),
+    CDK at ``endpoint``, signing with the home's ``credentials`` (a throwaway key when the control plane
+    runs with MINECS_AUTH=off)."""
+    key, secret = (credentials.access_key_id, credentials.secret_access_key) if credentials else ("minecs", "minecs")
+    values = [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", key), ("AWS_SECRET_ACCESS_KEY", secret),
               ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)]
     if shell == "fish":
         return [f"set -gx {k} {v};" for k, v in values]
@@ -141,9 +144,9 @@ def env_cmd(app: App, shell: str) -> None:
         app.out.note(f"minecs: started a control plane for {app.home.path} at {ep}")
     if click.get_current_context().find_root().params.get("output") == "json":  # only when asked: eval "$(...)"
         app.out.json({k: v for k, v in (line.removeprefix("export ").split("=", 1)
-                                        for line in env_lines(ep, app.region))})
+                                        for line in env_lines(ep, app.region, credentials=app.credentials()))})
         return
-    for line in env_lines(ep, app.region, shell):
+    for line in env_lines(ep, app.region, shell, app.credentials()):
         click.echo(line)
 
 

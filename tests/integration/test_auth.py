@@ -1,0 +1,132 @@
+"""Authentication by default: the real control plane refuses what its home's credentials did not sign —
+no signature, garbage, a wrong secret, an unknown key, another home's key, a stale date — in each
+protocol's own error, and the minecs CLI, boto3 and `minecs env` work; MINECS_AUTH=off is loud."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import stat
+import urllib.parse
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from orchestrator import sigv4
+from tests.helpers import creds, kill_server, run_cli
+
+pytestmark = pytest.mark.docker
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
+
+
+def raw(endpoint: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+    u = urllib.parse.urlsplit(endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {"body": data.decode(), "type": resp.getheader("content-type") or ""}
+    finally:
+        conn.close()
+
+
+def ecs_raw(endpoint: str, operation: str, params: dict, auth: str | None = None) -> tuple[int, str]:
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": ECS_TARGET + operation}
+    if auth is not None:
+        headers["Authorization"] = auth
+    status, r = raw(endpoint, headers, json.dumps(params).encode())
+    return status, json.loads(r["body"]).get("__type", "")
+
+
+def client(service: str, endpoint: str, key: str, secret: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+
+
+def code_of(call) -> str:
+    with pytest.raises(ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"]
+
+
+def test_unsigned_and_wrongly_signed_requests_are_refused_in_each_protocols_words(home: Path, endpoint: str,
+                                                                                  tmp_path: Path) -> None:
+    keys = creds(home)
+    mode = stat.S_IMODE((home / "credentials.json").stat().st_mode)
+    assert mode == 0o600, oct(mode)
+    assert keys["aws_access_key_id"].startswith("AKIA") and len(keys["aws_secret_access_key"]) == 40
+
+    # the home's own: every client works
+    assert client("ecs", endpoint, *keys.values()).list_clusters()["clusterArns"]
+    assert client("elbv2", endpoint, *keys.values()).describe_load_balancers()["LoadBalancers"] == []
+    assert run_cli(home, "describe-clusters", "--output", "json").code == 0
+
+    # what an intruder sends: nothing may run or be read
+    for op, params in [("ListTaskDefinitions", {}), ("RunTask", {"taskDefinition": "web"}),
+                       ("StopTask", {"task": "x"}), ("DescribeTaskDefinition", {"taskDefinition": "web"})]:
+        assert ecs_raw(endpoint, op, params) == (400, "MissingAuthenticationTokenException"), op
+    assert ecs_raw(endpoint, "ListClusters", {}, "AWS4-HMAC-SHA256 garbage") == (400, "IncompleteSignatureException")
+    day = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d")
+    forged = (f"AWS4-HMAC-SHA256 Credential={keys['aws_access_key_id']}/{day}/us-east-1/ecs/aws4_request, "
+              "SignedHeaders=host;x-amz-target, Signature=" + "0" * 64)
+    status, _ = ecs_raw(endpoint, "ListClusters", {}, forged)
+    assert status == 400  # no X-Amz-Date, or a signature that does not match: never a 200
+    status, r = raw(endpoint, {"Content-Type": "application/x-www-form-urlencoded"},
+                    b"Action=DescribeLoadBalancers&Version=2015-12-01")
+    assert status == 403 and "<Code>MissingAuthenticationToken</Code>" in r["body"]
+
+    wrong = client("ecs", endpoint, keys["aws_access_key_id"], "not-the-secret-" + "x" * 25)
+    assert code_of(wrong.list_clusters) == "InvalidSignatureException"
+    assert code_of(client("elbv2", endpoint, keys["aws_access_key_id"], "nope").describe_load_balancers) \
+        == "SignatureDoesNotMatch"
+    assert code_of(client("ecs", endpoint, "AKIAUNKNOWN000000000", "x").list_clusters) == "UnrecognizedClientException"
+    assert code_of(client("elbv2", endpoint, "AKIAUNKNOWN000000000", "x").describe_load_balancers) \
+        == "InvalidClientTokenId"
+
+    # another home's credentials do not open this one
+    other = tmp_path / "other-home"
+    other.mkdir()
+    try:
+        assert run_cli(other, "server", "start").code == 0
+        assert creds(other) != keys
+        assert code_of(client("ecs", endpoint, *creds(other).values()).list_clusters) == "UnrecognizedClientException"
+    finally:
+        kill_server(other)
+
+    # a signature replayed 16 minutes later is stale
+    u = urllib.parse.urlsplit(endpoint)
+    body = b"{}"
+    old = sigv4.sign("POST", "/", "", {"host": u.netloc, "content-type": "application/x-amz-json-1.1",
+                                       "x-amz-target": ECS_TARGET + "ListClusters"}, body,
+                     access_key_id=keys["aws_access_key_id"], secret=keys["aws_secret_access_key"],
+                     region="us-east-1", service="ecs",
+                     now=datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=16))
+    status, r = raw(endpoint, old, body)
+    assert status == 400 and "Signature expired" in r["body"] and "InvalidSignatureException" in r["body"]
+    fresh = dict(old)
+    fresh.update(sigv4.sign("POST", "/", "", {k: v for k, v in old.items() if k not in ("authorization", "x-amz-date")},
+                            body, access_key_id=keys["aws_access_key_id"], secret=keys["aws_secret_access_key"],
+                            region="us-east-1", service="ecs", now=datetime.datetime.now(datetime.UTC)))
+    assert raw(endpoint, fresh, body)[0] == 200
+
+
+def test_the_cli_signs_as_the_env_says_and_fails_in_one_line(home: Path, endpoint: str) -> None:
+    r = run_cli(home, "list-clusters", "--output", "json",
+                env={"MINECS_ACCESS_KEY_ID": "AKIAUNKNOWN000000000", "MINECS_SECRET_ACCESS_KEY": "x"})
+    assert r.code == 2
+    assert r.stderr.strip().splitlines() == [
+        "error: UnrecognizedClientException: The security token included in the request is invalid."]
+
+
+@pytest.mark.server_env(MINECS_AUTH="off")
+def test_auth_off_is_loud_and_takes_unsigned_requests(home: Path, endpoint: str) -> None:
+    assert ecs_raw(endpoint, "ListClusters", {}) == (200, "")
+    log = (home / "server.log").read_text()
+    assert "MINECS_AUTH=off: requests are NOT authenticated" in log
+    assert not (home / "credentials.json").exists()
+    assert run_cli(home, "list-clusters", "--output", "json").code == 0  # the CLI then sends unsigned
