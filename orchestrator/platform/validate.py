@@ -36,6 +36,10 @@ TYPE_NAMES = {"string": "a string", "integer": "an integer", "long": "an integer
                "structure": "a structure", "list": "a list", "map": "a map"}
 
 
+#: what the services' integer types hold (Smithy: integer is 32-bit, long 64-bit); beyond, no handler sees it
+_INT_RANGE = {"integer": (-2**31, 2**31 - 1), "long": (-2**63, 2**63 - 1)}
+
+
 def _type_ok(kind: str, v: Any) -> bool:
     if kind == "string":
         return isinstance(v, str)
@@ -91,6 +95,11 @@ def _check(shape: Shape, v: Any, path: str, out: list[str], ov: Overrides, check
     if not _type_ok(kind, v):
         out.append(f"Value {_show(v)!s} at '{where}' failed to satisfy constraint: Member must be "
                    f"{TYPE_NAMES.get(kind, kind)}")
+        return
+    if kind in _INT_RANGE and not _INT_RANGE[kind][0] <= v <= _INT_RANGE[kind][1]:
+        lo, hi = _INT_RANGE[kind]
+        out.append(f"Value {_show(v)!s} at '{where}' failed to satisfy constraint: Member must be an integer from "
+                   f"{lo} to {hi}")
         return
     meta = {**shape.metadata, **ov[shape.name]} if shape.name in ov else shape.metadata
     if kind == "structure":

@@ -37,7 +37,20 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise SerializationException("Request body is not valid JSON.") from None
     if not isinstance(params, dict):
         raise SerializationException("Request body must be a JSON object.")
+    if b"\\u" in body and _lone_surrogate(params):  # only an escape can make one: bytes were decoded strictly
+        raise SerializationException("Request body is not valid JSON: it holds a lone UTF-16 surrogate escape "
+                                     "(\\ud800-\\udfff without its pair), which is no Unicode character.")
     return params
+
+
+def _lone_surrogate(v: Any) -> bool:
+    if isinstance(v, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in v)
+    if isinstance(v, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(x) for k, x in v.items())
+    if isinstance(v, list):
+        return any(_lone_surrogate(x) for x in v)
+    return False
 
 
 def _leaf(shape: Shape, v: Any) -> Any:

@@ -37,7 +37,7 @@ def form(req: HttpRequest) -> dict[str, str]:
     """The request's parameters: the form body of a POST (or the query string of a GET)."""
     raw = req.body if req.method == "POST" else req.query.encode()
     try:
-        text = raw.decode("utf-8")
+        text = "&".join(p for p in raw.decode("utf-8").split("&") if p)  # a stray '&' (trailing, doubled) is no pair
         pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
                                        errors="strict")
     except (UnicodeDecodeError, ValueError):

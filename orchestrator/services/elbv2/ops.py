@@ -334,7 +334,11 @@ class LoadBalancing:
     def set_rule_priorities(self, changes: list[dict[str, Any]]) -> list[Rule]:
         with self.repo.transaction():
             moved = []
-            for c in changes:
+            for i, c in enumerate(changes, 1):
+                if not c.get("RuleArn"):
+                    raise invalid(f"RulePriorities.member.{i}: a rule ARN must be specified")
+                if c.get("Priority") is None:
+                    raise invalid(f"RulePriorities.member.{i}: a priority must be specified")
                 rule = self._need(Rule, c["RuleArn"])
                 rule.priority = c["Priority"]
                 moved.append(rule)

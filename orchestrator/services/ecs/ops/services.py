@@ -68,6 +68,18 @@ def _propagate(value: Any) -> str:
     return str(value)
 
 
+#: ECS's "tasks per service" quota: the most a service's desiredCount may ask for
+MAX_TASKS_PER_SERVICE = 5000
+
+
+def _check_desired(desired: Any) -> None:
+    if isinstance(desired, bool) or not isinstance(desired, int) or desired < 0:
+        raise InvalidParameterException("desiredCount must be a non-negative integer.")
+    if desired > MAX_TASKS_PER_SERVICE:
+        raise InvalidParameterException(f"desiredCount {desired} is above the limit of {MAX_TASKS_PER_SERVICE} tasks "
+                                        "per service.")
+
+
 def _deployment_config(raw: dict[str, Any] | None, base: DeploymentConfig | None = None) -> DeploymentConfig:
     cfg = DeploymentConfig(**vars(base)) if base else DeploymentConfig()
     if not raw:
@@ -139,8 +151,7 @@ def create(store: Store, clock: Clock, *, region: str, cluster_ref: str | None, 
     if strategy == "REPLICA" and not _given(spec.desired_count):
         raise InvalidParameterException("desiredCount must be specified for a REPLICA service.")
     desired = spec.desired_count if _given(spec.desired_count) else 0
-    if isinstance(desired, bool) or not isinstance(desired, int) or desired < 0:
-        raise InvalidParameterException("desiredCount must be a non-negative integer.")
+    _check_desired(desired)
     nc = spec.network_configuration if _given(spec.network_configuration) else None
     _check_network(td, nc)
     lbs = spec.load_balancers if _given(spec.load_balancers) else []
@@ -198,8 +209,7 @@ def update(store: Store, clock: Clock, *, cluster_ref: str | None, ref: str, spe
             rec = taskdefs.resolve(store, svc.task_definition)
             td = taskdefs.typed(rec)
         if _given(spec.desired_count):
-            if isinstance(spec.desired_count, bool) or not isinstance(spec.desired_count, int) or spec.desired_count < 0:
-                raise InvalidParameterException("desiredCount must be a non-negative integer.")
+            _check_desired(spec.desired_count)
             svc.desired_count = spec.desired_count
         if _given(spec.deployment_configuration):
             svc.deployment_config = _deployment_config(spec.deployment_configuration, svc.deployment_config)
