@@ -134,9 +134,13 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
     from orchestrator.services import ecs, elbv2
     authenticate = None
     if credentials is not None:
-        keys = {credentials.access_key_id: credentials.secret_access_key}
+        def secret_of(key: str) -> str | None:  # the home's key, or an agent's (issued at registration)
+            if key == credentials.access_key_id:
+                return credentials.secret_access_key
+            agent = cp.store.agent_key(key)
+            return agent[0] if agent else None
         authenticate = lambda req: sigv4.verify(  # noqa: E731
-            req, keys.get, datetime.datetime.fromtimestamp(cp.clock.now(), datetime.UTC))
+            req, secret_of, datetime.datetime.fromtimestamp(cp.clock.now(), datetime.UTC))
     dispatcher = Dispatcher(cp.ids.uuid, authenticate=authenticate)
     for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2)]:
         dispatcher.add(service)

@@ -161,6 +161,12 @@ class ClusterContainsContainerInstancesException(ClientError):
     code = "ClusterContainsContainerInstancesException"
 
 
+class AccessDeniedException(ClientError):
+    """A signed caller asked for what its credentials do not allow (an agent outside its own instance)."""
+
+    code = "AccessDeniedException"
+
+
 class HostError(MinecsError):
     """The machine lacks something minecs cannot provide by itself (a Docker daemon, a static busybox);
     the message says what to do. ``minecs setup`` and ``minecs down`` raise it."""

@@ -33,6 +33,7 @@ from orchestrator.model.task import StopCode, TaskRecord, TaskStatus
 from orchestrator.model.taskdef import TaskDefinition
 from orchestrator.runtime.driver import ContainerDriver
 from orchestrator.settings import Settings
+from orchestrator.sigv4 import Credentials
 from orchestrator.store.codec import task_from_dict, task_to_dict
 
 log = logging.getLogger("minecs.agent")
@@ -107,6 +108,12 @@ class Agent:
             "attributes": attrs,
         })
         self.instance_arn = resp["containerInstance"]["containerInstanceArn"]
+        if getattr(self.client, "credentials", None) is not None:
+            # joined with the home's credentials; from now on this host signs as itself, and reaches only
+            # its own instance's work
+            keys = self.client.call("IssueAgentCredentials", {"cluster": self.cluster,
+                                                               "containerInstance": self.instance_arn}, minecs=True)
+            self.client.credentials = Credentials(keys["accessKeyId"], keys["secretAccessKey"])
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"containerInstanceArn": self.instance_arn, "cluster": self.cluster}))
         os.replace(tmp, self.state_file)

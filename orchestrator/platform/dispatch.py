@@ -41,6 +41,7 @@ class Request:
     region: str
     request_id: str
     service: str = ""
+    caller: str = ""  # the access key id that signed it ("" when the endpoint checks no signatures)
 
 
 Handler = Callable[[Any, Request], dict[str, Any]]
@@ -213,10 +214,12 @@ class Dispatcher:
             route = self._route(req)
             wire = _WIRES[route.protocol]
             model = route.service.service_model
+            caller = ""
             if self.authenticate is not None:
                 verdict = self.authenticate(req)
                 if isinstance(verdict, sigv4.AuthFailure):
                     raise sigv4.error_for(verdict, route.protocol)
+                caller = verdict.access_key_id
             op = route.op
             if op is None:
                 params = json_.parse_body(req.body)
@@ -228,7 +231,7 @@ class Dispatcher:
                     raise route.service.validation_error(validate.message(found))
             name = op.name if op is not None else req.header("x-amz-target").rpartition(".")[2]
             result = route.service.handlers[name](
-                route.service.context, Request(name, params, region_of(req), rid, route.service.name))
+                route.service.context, Request(name, params, region_of(req), rid, route.service.name, caller))
             if op is None:
                 return json_.serialize_raw(result, rid)
             return wire.serialize(op, result, rid)

@@ -107,6 +107,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX lb_by_kind ON lb_resources(kind, parent)
     """,
+    # 6: the credentials of agents: one key per container instance, issued when it registers
+    """
+    CREATE TABLE agent_keys (
+        access_key_id TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        cluster TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX agent_keys_by_instance ON agent_keys(instance_id)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -190,6 +201,24 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # -- agent keys -----------------------------------------------------------------------------
+
+    def put_agent_key(self, access_key_id: str, secret: str, cluster: str, instance_id: str, now: float) -> None:
+        """The instance's key; the keys it had before stop working (a re-registered agent gets a new one)."""
+        with self.transaction():
+            self._db.execute("DELETE FROM agent_keys WHERE instance_id = ?", (instance_id,))
+            self._db.execute("INSERT INTO agent_keys VALUES (?, ?, ?, ?, ?)",
+                             (access_key_id, secret, cluster, instance_id, now))
+
+    def agent_key(self, access_key_id: str) -> tuple[str, str, str] | None:
+        """(secret, cluster, instance id) of an agent's key, or None."""
+        row = self._one("SELECT secret, cluster, instance_id FROM agent_keys WHERE access_key_id = ?",
+                        (access_key_id,))
+        return (row["secret"], row["cluster"], row["instance_id"]) if row else None
+
+    def delete_agent_keys(self, instance_id: str) -> None:
+        self._exec("DELETE FROM agent_keys WHERE instance_id = ?", (instance_id,))
 
     # -- clusters -----------------------------------------------------------------------------
 

@@ -130,3 +130,47 @@ def test_auth_off_is_loud_and_takes_unsigned_requests(home: Path, endpoint: str)
     assert "MINECS_AUTH=off: requests are NOT authenticated" in log
     assert not (home / "credentials.json").exists()
     assert run_cli(home, "list-clusters", "--output", "json").code == 0  # the CLI then sends unsigned
+
+
+def test_an_agent_reaches_only_its_own_instance_and_the_home_key_cannot_pose_as_one(home: Path,
+                                                                                       endpoint: str) -> None:
+    from orchestrator.api.client import ApiClient
+    from orchestrator.errors import MinecsError
+    from orchestrator.home import Home
+    owner = ApiClient(endpoint, credentials=Home(home).credentials(create=False))
+    resources = [{"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+                 {"name": "MEMORY", "type": "INTEGER", "integerValue": 4096}]
+    arns = [owner.call("RegisterContainerInstance", {"totalResources": resources})["containerInstance"]
+            ["containerInstanceArn"] for _ in range(2)]
+    agents = []
+    for arn in arns:
+        keys = owner.call("IssueAgentCredentials", {"containerInstance": arn}, minecs=True)
+        agents.append(ApiClient(endpoint, credentials=sigv4.Credentials(keys["accessKeyId"], keys["secretAccessKey"])))
+    mine, other = agents
+    owner.call("RegisterTaskDefinition", {"family": "ec2", "requiresCompatibilities": ["EC2"], "containerDefinitions": [
+        {"name": "app", "image": "minecs/busybox:latest", "memory": 64, "command": ["sleep", "60"]}]})
+    task = owner.call("StartTask", {"taskDefinition": "ec2", "containerInstances": [arns[0]]})["tasks"][0]
+
+    def denied(client: ApiClient, op: str, params: dict, **kw) -> str:
+        with pytest.raises(MinecsError) as e:
+            client.call(op, params, **kw)
+        return e.value.code
+
+    report = {"cluster": "default", "task": task["taskArn"], "status": "STOPPED", "reason": "forged"}
+    assert denied(other, "SubmitTaskStateChange", report) == "AccessDeniedException"  # not its task
+    assert denied(owner, "SubmitTaskStateChange", report) == "AccessDeniedException"  # the home is no agent
+    assert denied(other, "PollTasks", {"containerInstance": arns[0], "timeoutSeconds": 0},
+                  minecs=True) == "AccessDeniedException"
+    assert denied(other, "RunTask", {"taskDefinition": "ec2"}) == "AccessDeniedException"
+    assert denied(other, "DescribeTaskDefinition", {"taskDefinition": "ec2"}) == "AccessDeniedException"
+    t = owner.call("DescribeTasks", {"tasks": [task["taskArn"]]})["tasks"][0]
+    assert t["lastStatus"] != "STOPPED" and t["desiredStatus"] == "RUNNING"
+
+    polled = mine.call("PollTasks", {"containerInstance": arns[0], "timeoutSeconds": 0}, minecs=True)
+    assert [x["task"]["task_id"] for x in polled["tasks"]] == [task["taskArn"].rsplit("/", 1)[1]]
+    assert mine.call("SubmitTaskStateChange", report)["acknowledgment"] == "ACK"
+
+    # a new key for the instance ends the old one
+    owner.call("IssueAgentCredentials", {"containerInstance": arns[1]}, minecs=True)
+    assert denied(other, "PollTasks", {"containerInstance": arns[1], "timeoutSeconds": 0},
+                  minecs=True) == "UnrecognizedClientException"

@@ -5,13 +5,15 @@ agent's long poll for its work, which is also its heartbeat)."""
 
 from __future__ import annotations
 
+import secrets
+import string
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import naming
 from orchestrator.services.ecs import params as P
 from orchestrator.services.ecs.handlers import Request, describe_each, operation
 from orchestrator.services.ecs.shapes import instance_shape
-from orchestrator.errors import ClusterNotFoundException, InvalidParameterException
+from orchestrator.errors import AccessDeniedException, ClusterNotFoundException, InvalidParameterException
 from orchestrator.services.ecs.ops import clusters, instances
 from orchestrator.store.codec import task_from_dict
 
@@ -42,6 +44,38 @@ def register_container_instance(cp: Ecs, req: Request) -> dict[str, Any]:
     return {"containerInstance": _shape(cp, rec, req.region)}
 
 
+@operation("IssueAgentCredentials")
+def issue_agent_credentials(cp: Ecs, req: Request) -> dict[str, Any]:
+    """minecs (agents): the registered instance's own credentials, replacing any it had. From then on the
+    agent signs its polls and reports with them, and they reach nothing but its own instance's tasks."""
+    p = req.params
+    cluster = P.opt_str(p, "cluster")
+    rec = instances.find(cp.store, cluster, P.req_str(p, "containerInstance"))
+    if rec is None or rec.status == "INACTIVE":
+        raise InvalidParameterException("The referenced container instance was not found.")
+    alphabet = string.ascii_uppercase + string.digits
+    key = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret = secrets.token_urlsafe(30)[:40]
+    cp.store.put_agent_key(key, secret, rec.cluster, rec.instance_id, cp.clock.now())
+    return {"accessKeyId": key, "secretAccessKey": secret}
+
+
+def _own_instance(cp: Ecs, req: Request, instance_id: str) -> None:
+    """An agent's key reaches its own container instance only (unsigned requests: no checks)."""
+    agent = cp.store.agent_key(req.caller) if req.caller else None
+    if agent is not None and agent[2] != instance_id:
+        raise AccessDeniedException("These credentials belong to another container instance.")
+
+
+def _own_task(cp: Ecs, req: Request, task_id: str) -> None:
+    agent = cp.store.agent_key(req.caller) if req.caller else None
+    if agent is None:
+        return
+    stored = cp.store.get_task(task_id)
+    if stored is None or stored.container_instance_id != agent[2]:
+        raise AccessDeniedException(f"The task {task_id} is not placed on this agent's container instance.")
+
+
 @operation("DeregisterContainerInstance")
 def deregister_container_instance(cp: Ecs, req: Request) -> dict[str, Any]:
     p = req.params
@@ -52,6 +86,7 @@ def deregister_container_instance(cp: Ecs, req: Request) -> dict[str, Any]:
         raise InvalidParameterException("The referenced container instance was not found.")
     live = cp.store.list_tasks(cluster=rec.cluster, container_instance=rec.instance_id, not_stopped=True)
     rec = instances.deregister(cp.store, rec, force=P.opt_bool(p, "force"), live_tasks=live)
+    cp.store.delete_agent_keys(rec.instance_id)
     cp.instance_gone(rec, "Container instance deregistration forced by user")
     return {"containerInstance": _shape(cp, rec, req.region)}
 
@@ -179,6 +214,7 @@ def poll_tasks(cp: Ecs, req: Request) -> dict[str, Any]:
     rec = instances.find(cp.store, cluster, P.req_str(p, "containerInstance"))
     if rec is None:
         raise InvalidParameterException("The referenced container instance was not found.")
+    _own_instance(cp, req, rec.instance_id)
     since = P.opt_int(p, "sinceGeneration", 0, lo=0) or 0
     timeout = P.opt_int(p, "timeoutSeconds", 2, lo=0, hi=20) or 0
     if rec.status == "INACTIVE":  # deregistered: it must run nothing (the agent stops what it still has)
@@ -197,13 +233,17 @@ def submit_task_state_change(cp: Ecs, req: Request) -> dict[str, Any]:
     p = req.params
     record = P.opt_dict(p, "minecsTask")
     if record is not None:
-        cp.report(task_from_dict(record))
+        task = task_from_dict(record)
+        _own_task(cp, req, task.task_id)
+        cp.report(task)
     else:
+        _own_task(cp, req, naming.parse_task(P.req_str(p, "task"))[1])
         cp.apply_standard_task_report(p)
     return {"acknowledgment": "ACK"}
 
 
 @operation("SubmitContainerStateChange")
 def submit_container_state_change(cp: Ecs, req: Request) -> dict[str, Any]:
+    _own_task(cp, req, naming.parse_task(P.req_str(req.params, "task"))[1])
     cp.apply_standard_container_report(req.params)
     return {"acknowledgment": "ACK"}
