@@ -82,12 +82,17 @@ class Home:
         alphabet = string.ascii_uppercase + string.digits
         creds = Credentials("AKIA" + "".join(secrets.choice(alphabet) for _ in range(16)),
                             secrets.token_urlsafe(30)[:40])
-        try:
-            fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made them first: theirs hold
-            return self.credentials(create=False)
-        with os.fdopen(fd, "w") as fh:
+        # written whole under a private name, then linked into place: a reader never sees half a file, and
+        # of two processes making them at once the first link wins and the other reads it
+        tmp = self.credentials_file.with_name(f".credentials.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
             json.dump({"accessKeyId": creds.access_key_id, "secretAccessKey": creds.secret_access_key}, fh)
+        try:
+            os.link(tmp, self.credentials_file)
+        except FileExistsError:
+            return self.credentials(create=False)
+        finally:
+            os.unlink(tmp)
         return creds
 
     @property

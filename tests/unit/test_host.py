@@ -152,7 +152,7 @@ def test_home_credentials_are_made_once_private_and_shared(tmp_path: Path) -> No
         t.start()
     for t in threads:
         t.join()
-    assert len(set(got)) == 1 and got[0].access_key_id.startswith("AKIA") and len(got[0].secret_access_key) == 40
+    assert len(got) == 8 and len(set(got)) == 1 and got[0].access_key_id.startswith("AKIA") and len(got[0].secret_access_key) == 40
     assert stat.S_IMODE(home.credentials_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(home.path.stat().st_mode) == 0o700
     assert got[0].secret_access_key not in repr(got[0])

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from orchestrator.services.elbv2.dataplane import routing
 from orchestrator.services.elbv2.dataplane.http1 import (DROP_REQUEST, FAST_REQUEST, HOST_HEADER, MAX_BUFFERED, MAX_HEAD, SPECIAL_REQUEST,
-                                   Chunked, build_response, crlf, error_page, error_response, head_end, nodelay)
+                                   BAD_HEAD_BYTES, DIGITS, MAX_LENGTH_DIGITS, TOKEN, Chunked, build_response, crlf,
+                                   error_page, error_response, head_end, nodelay)
 from orchestrator.services.elbv2.dataplane.model import Action, Rule
 from orchestrator.services.elbv2.dataplane.upstream import HEAD, UpstreamConn
 
@@ -85,7 +86,7 @@ class ClientConn(asyncio.Protocol):
 
     __slots__ = ("plane", "port", "loop", "transport", "client_ip", "buf", "busy", "req_open", "resp_done",
                  "body_left", "chunked", "upstream", "pending", "rec", "keep_alive", "closed", "touched",
-                 "quiet", "read_paused", "in_process", "close_after", "retry", "fwd")
+                 "quiet", "read_paused", "in_process", "close_after", "retry", "fwd", "partial")
 
     def __init__(self, plane: DataPlane, port: int) -> None:
         self.plane = plane
@@ -106,6 +107,7 @@ class ClientConn(asyncio.Protocol):
         self.closed = False
         self.touched = False       # data arrived since the last sweep tick
         self.quiet = 0.0           # seconds without data (sweep ticks)
+        self.partial = 0.0         # seconds a request head has been arriving (sweep ticks): 408 past the idle timeout
         self.read_paused = False
         self.in_process = False
         self.close_after = False   # listener removed: close once the current exchange ends
@@ -175,10 +177,10 @@ class ClientConn(asyncio.Protocol):
         else, which then takes the general path. ``tests/unit/test_lb_fastpath.py`` holds the two to the
         same output."""
         fast = self.plane.config.fast.get(self.port)
-        if fast is None or self.close_after:
+        if fast is None or self.close_after or len(data) > MAX_HEAD:
             return False
         m = FAST_REQUEST.fullmatch(data)
-        if m is None or SPECIAL_REQUEST.search(data) is not None:
+        if m is None or SPECIAL_REQUEST.search(data) is not None or len(HOST_HEADER.findall(data)) > 1:
             return False
         rules, action = fast
         method = m.group(1)
@@ -223,15 +225,19 @@ class ClientConn(asyncio.Protocol):
             while not self.busy and self.buf and not self.closed:
                 buf = self.buf
                 end = head_end(buf)
-                if end < 0:
-                    if len(buf) > MAX_HEAD:
+                if end < 0 or end > MAX_HEAD:
+                    if end > MAX_HEAD or len(buf) > MAX_HEAD:
                         self._fail(431)
                     return
                 self.buf = buf[end:]
+                self.partial = 0.0
                 if buf[end - 4:end] == b"\r\n\r\n" and buf.count(b"\n", 0, end) == buf.count(b"\r\n", 0, end):
                     head = buf[:end - 4]
                 else:  # bare LF line ends
                     head = crlf(buf[:end])[:-4]
+                if BAD_HEAD_BYTES.search(head.replace(b"\r\n", b"")) is not None:
+                    self._fail(400)  # a lone CR or LF, NUL or another control character: never passed on
+                    return
                 self._request(head, head.decode("latin-1"))
         finally:
             self.in_process = False
@@ -258,6 +264,9 @@ class ClientConn(asyncio.Protocol):
                     return self._fail(400)
             raw = b""  # the head upstream needs a rewritten request line
         method, target, version = parts
+        if not TOKEN.fullmatch(method) or not target or version not in ("HTTP/1.1", "HTTP/1.0") or not (
+                target[0] == "/" or target.startswith(("http://", "https://")) or (target == "*" and method == "OPTIONS")):
+            return self._fail(400)  # RFC 9112 §3: a method token, a target in origin, absolute or asterisk form
         headers: dict[str, tuple[str, ...]] = {}
         if rest:
             for line in rest.split("\r\n"):
@@ -273,6 +282,8 @@ class ClientConn(asyncio.Protocol):
                     headers[name] = prev + (value,)
                 if name in DROP_REQUEST:
                     raw = b""  # not forwarded as it came: rebuilt without the dropped headers
+        if len(headers.get("host", ())) > 1:
+            return self._fail(400)  # RFC 9112 §3.2: one Host
         plane = self.plane
         plane.counters["requests"] += 1
 
@@ -287,9 +298,13 @@ class ClientConn(asyncio.Protocol):
                     return self._fail(400)
                 self.chunked = Chunked()
             elif cl is not None:
-                if not cl[0].isdigit() or any(v != cl[0] for v in cl):
-                    return self._fail(400)
-                self.body_left = int(cl[0])
+                values = {v.strip() for c in cl for v in c.split(",")}
+                if len(values) != 1 or not DIGITS.fullmatch(next(iter(values))):
+                    return self._fail(400)  # ASCII digits only, one value ("5, 5" is one; "+5", "²", "5 6" are not)
+                length = next(iter(values))
+                if len(length) > MAX_LENGTH_DIGITS:
+                    return self._fail(413)
+                self.body_left = int(length)
         if version == "HTTP/1.1":
             conn = headers.get("connection")
             self.keep_alive = conn is None or "close" not in ",".join(conn).lower()
@@ -462,9 +477,9 @@ class ClientConn(asyncio.Protocol):
         if self.chunked is not None:
             try:
                 end = self.chunked.feed(data)
-            except ValueError:
+            except (ValueError, OverflowError) as e:
                 self.req_open = False
-                self._fail_midway()
+                self._fail_midway(413 if isinstance(e, OverflowError) else 400)
                 return b""
             if end >= 0:
                 data, rest = data[:end], data[end:]
@@ -485,9 +500,9 @@ class ClientConn(asyncio.Protocol):
             self._exchange_done()
         return rest
 
-    def _fail_midway(self) -> None:
-        """Malformed chunked request body: drop the upstream exchange, answer 400 if nothing was answered yet,
-        and close."""
+    def _fail_midway(self, code: int = 400) -> None:
+        """Malformed chunked request body: drop the upstream exchange, answer ``code`` (400, 413 for a chunk
+        over the limit) if nothing was answered yet, and close."""
         up = self.upstream
         if up is not None:
             self.upstream = None
@@ -496,7 +511,7 @@ class ClientConn(asyncio.Protocol):
         if self.resp_done:
             self.abort()
         else:
-            self._fail(400)
+            self._fail(code)
 
     def _upstream_error(self, code: int) -> None:
         """The target could not be reached or did not answer in time, before any of its response was sent."""
@@ -556,6 +571,10 @@ class ClientConn(asyncio.Protocol):
             self._process()
 
     # -- shutdown
+
+    def head_timed_out(self) -> None:
+        """A request head that did not complete within the idle timeout (however slowly it dripped): 408."""
+        self._fail(408)
 
     def close_when_idle(self) -> None:
         self.close_after = True

@@ -16,6 +16,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 
 MAX_HEAD = 64 * 1024          # request or response head larger than this: 431 / 502
+MAX_LENGTH_DIGITS = 18        # a Content-Length or chunk size longer than this is over any limit: 413
 MAX_BUFFERED = 256 * 1024     # pipelined bytes buffered per client before we stop reading
 SERVER_HEADER = "awselb/2.0"
 
@@ -25,7 +26,14 @@ DROP_REQUEST = frozenset({"connection", "keep-alive", "proxy-connection", "te", 
 
 # what ClientConn._fast_request takes: one HTTP/1.1 request, origin-form target, header lines as the general
 # parser accepts them (a name not ending in blank, a colon; no lone CR or LF anywhere), no body
-FAST_REQUEST = re.compile(rb"([^ \r\n]+) (/[^ \r\n]*) HTTP/1\.1(?:\r\n[^:\r\n]*[^:\r\n \t]:[^\r\n]*)*\r\n\r\n")
+FAST_REQUEST = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[^\x00-\x20\x7f]*) HTTP/1\.1"
+                          rb"(?:\r\n[^\x00-\x1f\x7f:]*[^\x00-\x20\x7f:]:[^\x00-\x08\x0a-\x1f\x7f]*)*\r\n\r\n")
+# what the general parser refuses in a head (400): a control character other than HTAB, once CRLFs are
+# removed — a lone CR or LF, NUL... (nothing of a request may end up splitting a header we write)
+BAD_HEAD_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+DIGITS = re.compile(r"[0-9]+")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;.*)?")
 # request headers that take a request off the fast path: the dropped ones, and the body's framing
 SPECIAL_REQUEST = re.compile(rb"\r\n(?:%s):" % b"|".join(
     re.escape(n.encode()) for n in sorted(DROP_REQUEST | {"content-length", "transfer-encoding"})), re.IGNORECASE)
@@ -40,12 +48,13 @@ FRAMING_RESPONSE = re.compile(rb"\r\n(content-length|transfer-encoding|connectio
 class Chunked:
     """Finds where a chunked body ends, so it can be passed through verbatim (sizes, extensions, trailers)."""
 
-    __slots__ = ("state", "left", "line")
+    __slots__ = ("state", "left", "line", "end")
 
     def __init__(self) -> None:
-        self.state = 0   # 0: size line, 1: chunk data (+CRLF), 2: trailer lines
+        self.state = 0   # 0: size line, 1: chunk data, 3: the CRLF after it, 2: trailer lines
         self.left = 0
         self.line = b""
+        self.end = b""   # the bytes of that CRLF seen so far
 
     def feed(self, data: bytes) -> int:
         """Offset just past the end of the chunked body in ``data``, or -1 if it goes on. ValueError when
@@ -57,6 +66,15 @@ class Chunked:
                 pos += take
                 self.left -= take
                 if not self.left:
+                    self.state, self.end = 3, b""
+                continue
+            if self.state == 3:  # chunk data ends with exactly CRLF: anything else is a smuggling attempt
+                take = min(2 - len(self.end), n - pos)
+                self.end += data[pos:pos + take]
+                pos += take
+                if not b"\r\n".startswith(self.end):
+                    raise ValueError("chunk data not followed by CRLF")
+                if len(self.end) == 2:
                     self.state = 0
                 continue
             i = data.find(b"\n", pos)
@@ -69,11 +87,14 @@ class Chunked:
             self.line = b""
             pos = i + 1
             if self.state == 0:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-                if size < 0:
-                    raise ValueError("negative chunk size")
+                m = _CHUNK_SIZE.fullmatch(line[:-1] if line.endswith(b"\r") else line)
+                if m is None:  # RFC 9112: hex digits only — no "0x", sign, "_" or blanks before them
+                    raise ValueError("malformed chunk size")
+                if len(m.group(1)) > MAX_LENGTH_DIGITS:
+                    raise OverflowError("chunk size over the limit")
+                size = int(m.group(1), 16)
                 if size:
-                    self.state, self.left = 1, size + 2
+                    self.state, self.left = 1, size
                 else:
                     self.state = 2
             elif not line.strip():
@@ -122,6 +143,8 @@ def build_response(code: int, body: str = "", content_type: str | None = "text/p
     lines.extend(f"{k}: {v}" for k, v in headers)
     if close:
         lines.append("Connection: close")
+    if any("\r" in line or "\n" in line for line in lines):  # never a header split by what a request held
+        raise ValueError("a response header value holds CR or LF")
     out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     return out if head_only else out + payload
 

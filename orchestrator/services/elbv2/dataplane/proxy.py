@@ -307,11 +307,17 @@ class DataPlane:
             dt, last = now - last, now
             expired: list[UpstreamConn] = []
             idle_clients: list[ClientConn] = []
+            slow_heads: list[ClientConn] = []
             for client in self.clients:
                 if client.touched:
                     client.touched, client.quiet = False, 0.0
                 else:
                     client.quiet += dt
+                if client.buf and not client.busy:  # a request head still arriving
+                    client.partial += dt
+                    if client.partial >= self.client_idle_timeout:
+                        slow_heads.append(client)
+                        continue
                 up = client.upstream
                 if up is not None:
                     if up.touched:
@@ -324,6 +330,8 @@ class DataPlane:
                     idle_clients.append(client)
             for up in expired:
                 up.timed_out()
+            for client in slow_heads:
+                client.head_timed_out()
             for client in idle_clients:
                 client.abort()
             for rec in self.records.values():

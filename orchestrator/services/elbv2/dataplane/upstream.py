@@ -218,7 +218,7 @@ class UpstreamConn(asyncio.Protocol):
         elif state == CHUNKED:
             try:
                 end = self.chunked.feed(data)  # type: ignore[union-attr]
-            except ValueError:
+            except (ValueError, OverflowError):
                 self.reusable = False
                 if head:
                     return self._bad_response(client)
