@@ -94,3 +94,22 @@ def test_concurrent_writers_of_one_target_group_lose_nothing(tmp_path) -> None:
     assert len(got.targets) == 8 * 25
     assert got.attributes["deregistration_delay.timeout_seconds"] in {str(w) for w in range(8)}
     store.close()
+
+
+def test_a_listener_record_that_does_not_convert_leaves_the_others_served(tmp_path) -> None:
+    """Records are checked before they are written; should one still be unreadable (an older minecs wrote
+    it), the load balancer's configuration is built without it rather than not at all."""
+    from orchestrator.services.elbv2.repo import Repo
+    store = Store(tmp_path / "s.db")
+    try:
+        repo = Repo(store)
+        fixed = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
+        repo.put(LoadBalancer(arn="arn:lb", name="lb", dns_name="lb.local", created=0.0))
+        repo.put(Listener(arn="arn:listener/good", load_balancer_arn="arn:lb", port=18081, created=0.0,
+                          default_actions=fixed))
+        repo.put(Listener(arn="arn:listener/bad", load_balancer_arn="arn:lb", port=18082, created=0.0,
+                          default_actions=[]))  # what no check lets through today: no default action at all
+        snap = snapshot.build(repo)
+        assert [ls.arn for lb in snap.load_balancers for ls in lb.listeners] == ["arn:listener/good"]
+    finally:
+        store.close()

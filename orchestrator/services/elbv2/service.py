@@ -8,6 +8,7 @@ targets whose draining is over.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from orchestrator.services.elbv2.port import TargetGroupInfo, TargetHealth
 from orchestrator.services.elbv2.records import TargetGroup
 from orchestrator.services.elbv2.repo import Repo
 from orchestrator.store import Store
+
+log = logging.getLogger("minecs.elbv2")
 
 class Elbv2:
     def __init__(self, store: Store, clock: Clock, ids: Ids, *, use_uvloop: bool = True,
@@ -48,7 +51,13 @@ class Elbv2:
     def changed(self) -> None:
         if self.dataplane is not None:
             with self._lock:
-                self.dataplane.apply(snapshot.build(self.repo))
+                try:
+                    errors = self.dataplane.apply(snapshot.build(self.repo))
+                except Exception:  # the write is done and acknowledged: the data plane keeps its last configuration
+                    log.exception("the load balancer's configuration could not be applied")
+                else:
+                    for port, err in errors.items():
+                        log.warning("listener port %d cannot be opened: %s", port, err)
         self.on_change()
 
     def housekeeping(self) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from orchestrator.services.elbv2.dataplane import model as M
 from orchestrator.services.elbv2.records import Listener, LoadBalancer, Rule, TargetGroup
 from orchestrator.services.elbv2.repo import Repo
 from orchestrator.services.elbv2.rules import CONDITION_CONFIGS
+
+log = logging.getLogger("minecs.elbv2")
 
 
 def _condition(c: dict[str, Any]) -> M.Condition:
@@ -61,11 +64,24 @@ def _rules(ls: Listener, rules: list[Rule]) -> tuple[M.Rule, ...]:
 
 
 def build(repo: Repo) -> M.Snapshot:
+    """The data plane's configuration. Records are checked before they are written; should one still not
+    convert, it is left out (and logged) and every other listener and group is served."""
     with repo.transaction():  # one consistent reading of every record
         groups = repo.list(TargetGroup)
         lbs = []
         for lb in repo.list(LoadBalancer):
-            listeners = tuple(M.Listener(arn=ls.arn, port=ls.port, rules=_rules(ls, repo.list(Rule, parent=ls.arn)))
-                              for ls in repo.list(Listener, parent=lb.arn))
-            lbs.append(M.LoadBalancer(arn=lb.arn, name=lb.name, listeners=listeners))
-    return M.Snapshot(load_balancers=tuple(lbs), target_groups=tuple(_group(tg) for tg in groups))
+            listeners = []
+            for ls in repo.list(Listener, parent=lb.arn):
+                try:
+                    listeners.append(M.Listener(arn=ls.arn, port=ls.port,
+                                                rules=_rules(ls, repo.list(Rule, parent=ls.arn))))
+                except Exception:
+                    log.exception("listener %s cannot be served; the others are", ls.arn)
+            lbs.append(M.LoadBalancer(arn=lb.arn, name=lb.name, listeners=tuple(listeners)))
+    built = []
+    for tg in groups:
+        try:
+            built.append(_group(tg))
+        except Exception:
+            log.exception("target group %s cannot be served; the others are", tg.arn)
+    return M.Snapshot(load_balancers=tuple(lbs), target_groups=tuple(built))

@@ -71,7 +71,11 @@ class _Config:
                     log.warning("listener %s: port %d already served by %s", listener.arn, listener.port,
                                 self.listeners[listener.port][0].arn)
                     continue
-                self.listeners[listener.port] = (listener, tuple(routing.ordered_rules(listener)))
+                try:
+                    self.listeners[listener.port] = (listener, tuple(routing.ordered_rules(listener)))
+                except Exception:  # one listener that cannot be served must not take the others down
+                    log.exception("listener %s on port %d cannot be served; the others are", listener.arn,
+                                  listener.port)
         # listeners whose requests may take ClientConn._fast_request: (rules, the action when the first rule
         # has no conditions, else None)
         self.fast: dict[int, tuple[tuple[Rule, ...], Action | None]] = {}
