@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: all setup test demo bench images clean dist
+.PHONY: all setup test test-faults demo bench images clean dist
 
 all: test
 
@@ -15,6 +15,12 @@ setup:
 test: setup
 	.venv/bin/lint-imports --no-cache
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+# The fault soak (at most 30 min): the soak tests (a dockerd restart under a running service, an agent that
+# stops answering and comes back), a 5-minute chaos run and a 20x longer fuzz of every operation.
+test-faults: setup
+	MINECS_CHAOS_SECONDS=300 MINECS_FUZZ_EXAMPLES=640 timeout 1800 $(PY) -m pytest -q -m "soak or not soak" \
+	  tests/integration/test_soak.py tests/integration/test_chaos.py tests/unit/test_fuzz.py $(PYTEST_ARGS)
 
 demo: setup
 	.venv/bin/minecs demo
