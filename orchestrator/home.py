@@ -151,7 +151,7 @@ class Home:
     def start_lock(self) -> Iterator[None]:
         """Serialises CLI processes that might start a server for this home at the same time."""
         self.ensure()
-        with open(self.path / "start.lock", "a+") as fh:
+        with os.fdopen(os.open(self.path / "start.lock", os.O_RDWR | os.O_CREAT, 0o600), "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield

@@ -68,6 +68,7 @@ def test_unsigned_and_wrongly_signed_requests_are_refused_in_each_protocols_word
 
     # what an intruder sends: nothing may run or be read
     for op, params in [("ListTaskDefinitions", {}), ("RunTask", {"taskDefinition": "web"}),
+                       ("RegisterContainerInstance", {"totalResources": []}),
                        ("StopTask", {"task": "x"}), ("DescribeTaskDefinition", {"taskDefinition": "web"})]:
         assert ecs_raw(endpoint, op, params) == (400, "MissingAuthenticationTokenException"), op
     assert ecs_raw(endpoint, "ListClusters", {}, "AWS4-HMAC-SHA256 garbage") == (400, "IncompleteSignatureException")
@@ -174,3 +175,72 @@ def test_an_agent_reaches_only_its_own_instance_and_the_home_key_cannot_pose_as_
     owner.call("IssueAgentCredentials", {"containerInstance": arns[1]}, minecs=True)
     assert denied(other, "PollTasks", {"containerInstance": arns[1], "timeoutSeconds": 0},
                   minecs=True) == "UnrecognizedClientException"
+
+
+def test_the_home_and_every_file_in_it_are_private_after_the_commands(home: Path, endpoint: str) -> None:
+    home.chmod(0o755)  # as an older minecs left it: the control plane fixes it at its next start
+    (home / "server.log").chmod(0o644)
+    assert run_cli(home, "server", "stop").code == 0
+    assert run_cli(home, "list-clusters", "--output", "json").code == 0  # starts it again
+    assert run_cli(home, "agents", "up", "1", "--output", "json").code == 0
+    try:
+        paths = [home, *home.rglob("*")]
+        assert any(p.name == "local.json" for p in paths) and any(p.suffix == ".log" for p in paths)
+        loose = {str(p.relative_to(home)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths
+                 if stat.S_IMODE(p.stat().st_mode) & 0o077}
+        assert loose == {}
+    finally:
+        run_cli(home, "agents", "down")
+    assert "made it private" in (home / "server.log").read_text()
+
+
+def test_oversized_counts_and_a_malformed_rule_are_refused_and_listeners_keep_serving(home: Path,
+                                                                                       endpoint: str) -> None:
+    keys = creds(home)
+    ecs = client("ecs", endpoint, *keys.values())
+    ecs.register_task_definition(family="t", containerDefinitions=[{"name": "a", "image": "minecs/busybox:latest",
+                                                                    "memory": 32}])
+    u = urllib.parse.urlsplit(endpoint)
+
+    def signed_json(op: str, body: dict) -> tuple[int, str]:
+        data = json.dumps(body).encode()
+        headers = sigv4.sign("POST", "/", "", {"host": u.netloc, "content-type": "application/x-amz-json-1.1",
+                                               "x-amz-target": ECS_TARGET + op}, data,
+                             access_key_id=keys["aws_access_key_id"], secret=keys["aws_secret_access_key"],
+                             region="us-east-1", service="ecs", now=datetime.datetime.now(datetime.UTC))
+        status, r = raw(endpoint, headers, data)
+        return status, json.loads(r["body"]).get("__type", "")
+    assert signed_json("CreateService", {"serviceName": "s", "taskDefinition": "t", "desiredCount": 10**13}) \
+        == (400, "InvalidParameterException")
+    assert signed_json("CreateService", {"serviceName": "s", "taskDefinition": "t", "desiredCount": 5001}) \
+        == (400, "InvalidParameterException")
+    ecs.create_service(serviceName="s", taskDefinition="t", desiredCount=0)
+    assert signed_json("UpdateService", {"service": "s", "desiredCount": 10**40}) == (400, "InvalidParameterException")
+    assert ecs.describe_services(services=["s"])["services"][0]["desiredCount"] == 0
+
+    # a listener that serves, then the malformed CreateRule of the report: refused, and it still serves
+    elb = client("elbv2", endpoint, *keys.values())
+    lb = elb.create_load_balancer(Name="edge")["LoadBalancers"][0]["LoadBalancerArn"]
+    from tests.integration.test_lb import free_port
+    port = free_port()
+    listener = elb.create_listener(LoadBalancerArn=lb, Port=port, Protocol="HTTP", DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "up"}}])
+    listener_arn = listener["Listeners"][0]["ListenerArn"]
+    form = urllib.parse.urlencode({"Action": "CreateRule", "Version": "2015-12-01", "ListenerArn": listener_arn,
+                                   "Priority": "5", "Conditions.member.1.Field": "host-header",
+                                   "Conditions.member.1.HostHeaderConfig": "abc",
+                                   "Actions.member.1.Type": "fixed-response",
+                                   "Actions.member.1.FixedResponseConfig.StatusCode": "200"}).encode()
+    headers = sigv4.sign("POST", "/", "", {"host": u.netloc, "content-type": "application/x-www-form-urlencoded"},
+                         form, access_key_id=keys["aws_access_key_id"], secret=keys["aws_secret_access_key"],
+                         region="us-east-1", service="elasticloadbalancing", now=datetime.datetime.now(datetime.UTC))
+    status, r = raw(endpoint, headers, form)
+    assert status == 400 and "<Code>ValidationError</Code>" in r["body"], r
+    assert elb.describe_rules(ListenerArn=listener_arn)["Rules"][0]["IsDefault"] is True
+    assert len(elb.describe_rules(ListenerArn=listener_arn)["Rules"]) == 1
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"up"
+    conn.close()
+    assert run_cli(home, "server", "stop").code == 0
+    assert run_cli(home, "list-clusters", "--output", "json").code == 0  # and the control plane starts again

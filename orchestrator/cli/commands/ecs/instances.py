@@ -79,6 +79,7 @@ To retire a host: drain it, then deregister-container-instance --force, then sto
 def agent(app: App, cluster: str, cpu: int | None, memory: int | None, attributes: tuple[str, ...], host_ip: str,
           docker_host: str | None, state_dir: Path | None, log_level: str) -> None:
     """Run a container instance (EC2 launch type) on this machine's Docker daemon, in the foreground."""
+    os.umask(0o077)  # its state directory holds what only this user may read
     from orchestrator.agent.agent import Agent, default_attributes
     from orchestrator.clock import SystemClock
     from orchestrator.runtime.docker import DockerDriver
@@ -130,14 +131,16 @@ def agents_up(app: App, count: int, cluster: str, cpu: int, memory: int, instanc
     """Start COUNT agents (host IPs 127.0.1.N) and wait until they are registered and connected."""
     endpoint = app.client.endpoint
     f = _agents_file(app)
-    f.parent.mkdir(parents=True, exist_ok=True)
+    app.home.ensure()
+    f.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     known = json.loads(f.read_text()) if f.exists() else []
     zs = [z.strip() for z in zones.split(",") if z.strip()] or ["a"]
     start = len(known)
     for n in range(start + 1, start + count + 1):
         host_ip = f"127.0.1.{n}"
         zone = f"{app.region}{zs[(n - 1) % len(zs)]}"
-        log = open(app.home.path / "agents" / f"agent-{n}.log", "ab")
+        log = os.fdopen(os.open(app.home.path / "agents" / f"agent-{n}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                0o600), "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "--endpoint-url", endpoint, "--region", app.region, "agent",
              "--cluster", cluster, "--cpu", str(cpu), "--memory", str(memory), "--host-ip", host_ip,
@@ -146,7 +149,8 @@ def agents_up(app: App, count: int, cluster: str, cpu: int, memory: int, instanc
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env={**os.environ, "MINECS_HOME": str(app.home.path)})
         known.append({"n": n, "pid": proc.pid, "hostIp": host_ip, "zone": zone, "cluster": cluster})
-    f.write_text(json.dumps(known))
+    with os.fdopen(os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        fh.write(json.dumps(known))
     deadline = time.monotonic() + wait_timeout
     want = {a["hostIp"] for a in known[start:]}
     while time.monotonic() < deadline:
