@@ -12,9 +12,12 @@ setup:
 	bash scripts/setup.sh
 
 # The layering contracts (.importlinter) first: a broken layer fails in a second, before the suite runs.
+# Then the suite on two workers (a file stays on one worker: its fixtures are shared within it), and last,
+# alone, the tests that must have the machine to themselves (they remove minecs's images).
 test: setup
 	.venv/bin/lint-imports --no-cache
-	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not soak and not serial" tests $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m serial tests $(PYTEST_ARGS)
 
 # The fault soak (at most 30 min): the soak tests (a dockerd restart under a running service, an agent that
 # stops answering and comes back), a 5-minute chaos run and a 20x longer fuzz of every operation.

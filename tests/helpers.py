@@ -50,7 +50,8 @@ def creds(home: Path) -> dict[str, str]:
 
 def run_cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
             input: str | None = None) -> CliResult:
-    e = {**os.environ, "MINECS_HOME": str(home), "NO_COLOR": "1", **(env or {})}
+    e = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # no terminal size of the runner's
+    e.update({"MINECS_HOME": str(home), "NO_COLOR": "1", **(env or {})})
     e.pop("MINECS_ENDPOINT", None)
     p = subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
                        env=e, timeout=timeout, cwd=REPO, input=input)

@@ -8,7 +8,7 @@ containers, and SIGKILL of the control plane — then everything is set right an
 * no API call got a 5xx, the control plane logged no traceback;
 * every deployment that FAILED was of a bad revision: no fault of minecs's own failed a good one.
 
-``MINECS_CHAOS_SECONDS`` (default 30; the seed differs each run, so runs add up) sets the length of the fault phase, ``MINECS_CHAOS_SEED`` the seed
+``MINECS_CHAOS_SECONDS`` (default 60; the seed differs each run, so runs add up) sets the length of the fault phase, ``MINECS_CHAOS_SEED`` the seed
 (printed, so a failure can be replayed). Kills of app and task pause containers are aimed at services
 whose deployment is COMPLETED: a killed task of a deployment in progress would rightly count toward its
 circuit breaker, which would blur what the last invariant checks."""
@@ -75,7 +75,7 @@ class Api:
 def test_chaos(fargate, tmp_path) -> None:
     home, driver, label = fargate["home"], fargate["driver"], fargate["label"]
     seed = int(os.environ.get("MINECS_CHAOS_SEED", random.randrange(1 << 30)))
-    seconds = float(os.environ.get("MINECS_CHAOS_SECONDS", "30"))
+    seconds = float(os.environ.get("MINECS_CHAOS_SECONDS", "60"))
     print(f"chaos seed {seed}, {seconds:.0f} s")
     rnd = random.Random(seed)
     good = [register_doc(home, tmp_path, _doc("good")) for _ in range(2)]

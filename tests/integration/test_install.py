@@ -20,7 +20,7 @@ from orchestrator import __version__
 from orchestrator.images import Catalog
 from tests.helpers import ABSENT_IMAGE, REPO, kill_server, run_cli, wait_for
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.serial]
 
 IMAGES = [f"minecs/{n}:latest" for n in Catalog().names()]
 
