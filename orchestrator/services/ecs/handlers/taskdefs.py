@@ -3,6 +3,7 @@ DeregisterTaskDefinition, DeleteTaskDefinitions."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import naming
@@ -10,6 +11,10 @@ from orchestrator.services.ecs import params as P
 from orchestrator.services.ecs.handlers import Request, operation
 from orchestrator.services.ecs.shapes import tags_shape, task_definition_shape
 from orchestrator.services.ecs.ops import taskdefs, tags as tag_ops
+from orchestrator.errors import ClientException
+
+#: ECS's "task definition size" quota
+MAX_TASK_DEFINITION_BYTES = 64 * 1024
 
 if TYPE_CHECKING:
     from orchestrator.services.ecs.service import Ecs
@@ -22,6 +27,10 @@ def _key(rec: Any) -> str:
 @operation("RegisterTaskDefinition")
 def register_task_definition(cp: Ecs, req: Request) -> dict[str, Any]:
     doc = req.params
+    size = len(json.dumps({k: v for k, v in doc.items() if k != "tags"}, separators=(",", ":")).encode())
+    if size > MAX_TASK_DEFINITION_BYTES:  # ECS's quota: every revision is kept, and sent to every agent
+        raise ClientException(f"The task definition is {size} bytes; a task definition can be at most "
+                              f"{MAX_TASK_DEFINITION_BYTES} bytes (64 KiB).")
     with cp.store.transaction():
         rec = taskdefs.register(cp.store, cp.clock, doc)
         tags = P.tags_param(doc) if isinstance(doc.get("tags"), list) else []
