@@ -75,7 +75,10 @@ TABLE = [
     ("chunk size 0_5", POST + b"Transfer-Encoding: chunked\r\n\r\n0_5\r\nhello\r\n0\r\n\r\n", 400),
     ("chunk data not ended by CRLF", POST + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400),
     ("a huge chunk size", POST + b"Transfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + b"\r\nx", 413),
-    ("head over 64 KiB", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+    ("head over 64 KiB", b"GET / HTTP/1.1\r\nHost: x\r\n" +  # each line under 16 KiB, together over 64 KiB
+     b"".join(b"X-%d: %s\r\n" % (i, b"a" * 15000) for i in range(5)) + b"\r\n", 431),
+    ("a header line over 16 KiB", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n", 431),
+    ("a request line over 16 KiB", b"GET /" + b"a" * 17000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
 ]
 
 

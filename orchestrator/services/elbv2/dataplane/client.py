@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from orchestrator.services.elbv2.dataplane import routing
 from orchestrator.services.elbv2.dataplane.http1 import (DROP_REQUEST, FAST_REQUEST, HOST_HEADER, MAX_BUFFERED, MAX_HEAD, SPECIAL_REQUEST,
-                                   BAD_HEAD_BYTES, DIGITS, MAX_LENGTH_DIGITS, TOKEN, Chunked, build_response, crlf,
+                                   BAD_HEAD_BYTES, DIGITS, MAX_HEADER_LINE, MAX_LENGTH_DIGITS, MAX_REQUEST_LINE, TOKEN,
+                                   Chunked, build_response, crlf,
                                    error_page, error_response, head_end, nodelay)
 from orchestrator.services.elbv2.dataplane.model import Action, Rule
 from orchestrator.services.elbv2.dataplane.upstream import HEAD, UpstreamConn
@@ -177,7 +178,7 @@ class ClientConn(asyncio.Protocol):
         else, which then takes the general path. ``tests/unit/test_lb_fastpath.py`` holds the two to the
         same output."""
         fast = self.plane.config.fast.get(self.port)
-        if fast is None or self.close_after or len(data) > MAX_HEAD:
+        if fast is None or self.close_after or len(data) > MAX_HEADER_LINE:  # (a long line: the general path)
             return False
         m = FAST_REQUEST.fullmatch(data)
         if m is None or SPECIAL_REQUEST.search(data) is not None or len(HOST_HEADER.findall(data)) > 1:
@@ -254,6 +255,8 @@ class ClientConn(asyncio.Protocol):
 
     def _request(self, raw: bytes, text: str) -> None:
         first, _, rest = text.partition("\r\n")
+        if len(first) > MAX_REQUEST_LINE:
+            return self._fail(414)
         parts = first.split(" ")
         if len(parts) != 3 or parts[2] != "HTTP/1.1":
             if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -270,6 +273,8 @@ class ClientConn(asyncio.Protocol):
         headers: dict[str, tuple[str, ...]] = {}
         if rest:
             for line in rest.split("\r\n"):
+                if len(line) > MAX_HEADER_LINE:
+                    return self._fail(431)
                 name, sep, value = line.partition(":")
                 if not sep or not name or name[-1] in " \t":
                     return self._fail(400)

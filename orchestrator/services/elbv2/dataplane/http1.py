@@ -17,6 +17,8 @@ from http import HTTPStatus
 
 MAX_HEAD = 64 * 1024          # request or response head larger than this: 431 / 502
 MAX_LENGTH_DIGITS = 18        # a Content-Length or chunk size longer than this is over any limit: 413
+MAX_REQUEST_LINE = 16 * 1024  # ALB's limits: a longer request line is 414, a longer header line 431
+MAX_HEADER_LINE = 16 * 1024
 MAX_BUFFERED = 256 * 1024     # pipelined bytes buffered per client before we stop reading
 SERVER_HEADER = "awselb/2.0"
 
