@@ -8,6 +8,8 @@ Layout of a home directory::
     server.log    the background server's log
     credentials.json  {"accessKeyId": ..., "secretAccessKey": ...}: the home's API credentials (mode 0600);
                   every request to the control plane is SigV4-signed with them (``minecs env`` prints them)
+    master.key    the key secrets and SecureString parameters are encrypted with at rest (mode 0600)
+    logs.db       CloudWatch Logs' events (a database of its own: log traffic never holds up state writes)
 
 The CLI never opens ``state.db``; it only reads ``server.json`` and probes ``/ping``.
 """
@@ -94,6 +96,14 @@ class Home:
         finally:
             os.unlink(tmp)
         return creds
+
+    @property
+    def master_key_file(self) -> Path:
+        return self.path / "master.key"
+
+    @property
+    def logs_db(self) -> Path:
+        return self.path / "logs.db"
 
     @property
     def lock_file(self) -> Path:

@@ -118,6 +118,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX agent_keys_by_instance ON agent_keys(instance_id)
     """,
+    # 7: the resources of the services that keep documents (Secrets Manager, SSM, ECR...): one JSON document
+    # per resource, keyed by (service, kind, key); ``name`` is what the service looks it up and sorts by
+    """
+    CREATE TABLE documents (
+        service TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (service, kind, key)
+    );
+    CREATE INDEX documents_by_name ON documents(service, kind, name)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -490,6 +504,39 @@ class Store:
             args.append(name)
         sql += " ORDER BY created_at, arn"
         return [(json.loads(r["doc"]), r["parent"], r["created_at"]) for r in self._all(sql, tuple(args))]
+
+    # -- documents of the other services ---------------------------------------------------------
+
+    def put_doc(self, service: str, kind: str, key: str, doc: dict[str, Any], *, name: str,
+                created_at: float) -> None:
+        self._exec(
+            "INSERT INTO documents(service, kind, key, name, created_at, doc) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(service, kind, key) DO UPDATE SET doc=excluded.doc, name=excluded.name",
+            (service, kind, key, name, created_at, json.dumps(doc)))
+
+    def get_doc(self, service: str, kind: str, key: str) -> dict[str, Any] | None:
+        row = self._one("SELECT doc FROM documents WHERE service = ? AND kind = ? AND key = ?",
+                        (service, kind, key))
+        return json.loads(row["doc"]) if row else None
+
+    def find_docs(self, service: str, kind: str, name: str) -> list[dict[str, Any]]:
+        """The documents of one kind called ``name``, oldest first."""
+        rows = self._all("SELECT doc FROM documents WHERE service = ? AND kind = ? AND name = ? "
+                         "ORDER BY created_at, key", (service, kind, name))
+        return [json.loads(r["doc"]) for r in rows]
+
+    def list_docs(self, service: str, kind: str, *, name_prefix: str = "") -> list[dict[str, Any]]:
+        """The documents of one kind, by name (those whose name starts with ``name_prefix``)."""
+        sql = "SELECT doc FROM documents WHERE service = ? AND kind = ?"
+        args: list[Any] = [service, kind]
+        if name_prefix:
+            sql += " AND substr(name, 1, ?) = ?"
+            args += [len(name_prefix), name_prefix]
+        rows = self._all(sql + " ORDER BY name, created_at, key", tuple(args))
+        return [json.loads(r["doc"]) for r in rows]
+
+    def delete_doc(self, service: str, kind: str, key: str) -> None:
+        self._exec("DELETE FROM documents WHERE service = ? AND kind = ? AND key = ?", (service, kind, key))
 
     def delete_lb(self, arn: str) -> None:
         self._exec("DELETE FROM lb_resources WHERE arn = ? OR parent = ?", (arn, arn))
