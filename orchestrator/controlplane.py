@@ -2,8 +2,9 @@
 API endpoint (``api_server``: every service on it), and runs until SIGTERM.
 
 ``ControlPlane`` holds what the services share (store, clock, ids, settings, the change signal) and the
-services themselves: ``ecs`` (``services.ecs.service.Ecs``, also the FARGATE runner's ``Reporter``) and
-``elbv2``. ``api_server`` puts every service on the one endpoint; ``serve()`` is ``minecs server run``.
+services themselves: ``ecs`` (``services.ecs.service.Ecs``, also the FARGATE runner's ``Reporter``),
+``elbv2``, ``secrets`` (Secrets Manager) and ``parameters`` (SSM Parameter Store), the last two sealing
+values with the home's ``vault`` and read by the task runners for tasks' ``secrets``. ``api_server`` puts every service on the one endpoint; ``serve()`` is ``minecs server run``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from orchestrator.ids import Ids, RandomIds
 from orchestrator.services.ecs.ops import clusters
 from orchestrator.platform.changes import Changes
 from orchestrator.platform.http import ApiHttpServer
+from orchestrator.agent.execution import Sources
+from orchestrator.platform.vault import Vault
 from orchestrator.services.ecs.service import Ecs
+from orchestrator.services.secretsmanager.ops import SecretsManager
+from orchestrator.services.secretsmanager.port import Reader as SecretReader
+from orchestrator.services.ssm.ops import ParameterStore
+from orchestrator.services.ssm.port import Reader as ParameterReader
 from orchestrator.services.elbv2.service import Elbv2
 from orchestrator.settings import Settings
 from orchestrator.store import Store
@@ -47,10 +54,14 @@ class ControlPlane:
         self.ids = ids or RandomIds()
         self.settings = settings or Settings()
         self.changes = Changes(clock)
+        self.vault = Vault.of_file(home.ensure().master_key_file)
+        self.secrets = SecretsManager(store, clock, self.ids, self.vault)
+        self.parameters = ParameterStore(store, clock, self.vault)
         self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop,
                            on_change=self.changes.notify, on_health_change=lambda: self.ecs.target_health_changed())
         self.ecs = Ecs(store, clock, self.ids, self.changes, self.elbv2, instance_label=fargate_instance_label(home),
-                       home_id=home.id, settings=self.settings, runner_factory=runner_factory)
+                       home_id=home.id, settings=self.settings, runner_factory=runner_factory,
+                       sources=Sources(SecretReader(self.secrets), ParameterReader(self.parameters)))
         self._housekeeping_stop = threading.Event()
 
     def ping_info(self) -> dict[str, Any]:
@@ -69,6 +80,8 @@ class ControlPlane:
                 if forget:
                     next_forget = self.clock.monotonic() + 60.0
                 self.ecs.housekeeping(forget=forget)
+                if forget:
+                    self.secrets.housekeeping()
             except Exception:
                 log.exception("housekeeping failed")
 
@@ -121,7 +134,7 @@ def fargate_runner(cp: Ecs) -> Any:
                      per_key=s.pause_pool, max_per_key=s.pause_pool_max, ensure_image=images.ensure,
                      home_id=cp.home_id)
     return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=s.task_cleanup_wait, ids=cp.ids,
-                      pool=pool if pool.per_key else None, images=images)
+                      pool=pool if pool.per_key else None, images=images, sources=cp.sources)
 
 
 def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
@@ -131,7 +144,7 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
     from orchestrator import sigv4
     from orchestrator.platform.dispatch import Dispatcher
     from orchestrator.platform.protocols import json_
-    from orchestrator.services import ecs, elbv2
+    from orchestrator.services import ecs, elbv2, secretsmanager, ssm
     authenticate = None
     if credentials is not None:
         def secret_of(key: str) -> str | None:  # the home's key, or an agent's (issued at registration)
@@ -142,7 +155,8 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
         authenticate = lambda req: sigv4.verify(  # noqa: E731
             req, secret_of, datetime.datetime.fromtimestamp(cp.clock.now(), datetime.UTC))
     dispatcher = Dispatcher(cp.ids.uuid, authenticate=authenticate)
-    for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2)]:
+    for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2), *secretsmanager.served(cp.secrets),
+                    *ssm.served(cp.parameters)]:
         dispatcher.add(service)
     server = ApiHttpServer(dispatcher, host, port)
     server.add_route("GET", "/ping", lambda req: json_.serialize_raw(cp.ping_info(), dispatcher.new_request_id()))

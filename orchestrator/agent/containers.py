@@ -236,14 +236,17 @@ def metadata_uri(task: TaskRecord, container: str, version: int = 4) -> str:
     return f"http://127.0.0.1:{METADATA_PORT}/cgi-bin/v{version}/{task.task_id}-{container}"
 
 
-def env_for(task: TaskRecord, c: Any, placement: Placement, *, metadata: bool = True) -> dict[str, str]:
-    """The container's environment: definition, then overrides, then what the ECS agent injects
+def env_for(task: TaskRecord, c: Any, placement: Placement, *, metadata: bool = True,
+            secrets: dict[str, str] | None = None) -> dict[str, str]:
+    """The container's environment: definition, then overrides, then its resolved ``secrets``, then what
+    the ECS agent injects
     (``AWS_REGION``/``AWS_DEFAULT_REGION`` and the metadata URIs only when the user did not set them;
     ``AWS_EXECUTION_ENV`` always, as the agent does). The metadata URIs (V4, and V3 pointing at the same
     v4-shaped endpoint) only when ``metadata``: only awsvpc tasks have a pause container to serve them."""
     env = dict(c.environment)
     for item in _override(task, c.name).get("environment", []) or []:
         env[item["name"]] = item.get("value", "")
+    env.update(secrets or {})
     env.setdefault("AWS_REGION", task.region)
     env.setdefault("AWS_DEFAULT_REGION", task.region)
     env["AWS_EXECUTION_ENV"] = placement.execution_env
@@ -265,7 +268,8 @@ def _health(c: Any) -> HealthSpec | None:
 
 
 def container_spec(td: Any, task: TaskRecord, c: Any, placement: Placement, *,
-                   pause_id: str | None, network: str | None) -> ContainerSpec:
+                   pause_id: str | None, network: str | None,
+                   secrets: dict[str, str] | None = None) -> ContainerSpec:
     """The Docker spec of container ``c`` of ``task``. In awsvpc it joins ``container:<pause_id>``."""
     o = _override(task, c.name)
     cpu_units, task_mem = task_size(td, task)
@@ -293,7 +297,7 @@ def container_spec(td: Any, task: TaskRecord, c: Any, placement: Placement, *,
         labels=container_labels(task, c, placement),
         command=tuple(o["command"]) if o.get("command") else (tuple(c.command) if c.command else None),
         entrypoint=tuple(c.entry_point) if c.entry_point else None,
-        env=env_for(task, c, placement, metadata=td.network_mode == "awsvpc"),
+        env=env_for(task, c, placement, metadata=td.network_mode == "awsvpc", secrets=secrets),
         network=net,
         hostname=hostname,
         ports=ports,

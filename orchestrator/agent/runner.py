@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from orchestrator.ids import Ids, RandomIds
 from orchestrator import naming
 from orchestrator.agent import containers as C
+from orchestrator.agent import execution
 from orchestrator.agent import metadata as M
 from orchestrator.agent.metadata_writer import MetadataWriter
 from orchestrator.agent.pool import ROLE_POOL, PausePool
@@ -78,14 +79,20 @@ class _Managed:
     pause_state: ContainerState | None = None  # last inspect of the running pause (its port bindings)
     created: dict[str, float] = field(default_factory=dict)  # container name -> Docker's create time
     pause_attempts: int = 1  # pause containers provisioned for it (a dead one before the task ran is replaced)
+    # its containers' secret values (container → variable → value), resolved before the first container is
+    # created; memory only: never in the task record, so never in describe output, events or the database
+    secret_env: dict[str, dict[str, str]] | None = None
+    resolution_error: str | None = None
 
 
 class TaskRunner:
     def __init__(self, driver: ContainerDriver, reporter: Reporter, clock: Clock, placement: C.Placement, *,
                  workers: int = 8, resync_interval: float = 30.0, cleanup_wait: float = 600.0,
                  default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None,
-                 ids: Ids | None = None, images: ImageSource | None = None) -> None:
+                 ids: Ids | None = None, images: ImageSource | None = None,
+                 sources: execution.Sources | None = None) -> None:
         self.driver = driver
+        self.sources = sources  # where secrets come from (None: a task with secrets fails to start)
         self.images = images or DriverImages(driver)  # minecs's own images are built, others pulled
         self.reporter = reporter
         self.clock = clock
@@ -661,6 +668,9 @@ class TaskRunner:
     def _create(self, m: _Managed, name: str) -> None:
         t = m.task
         c = next(c for c in m.td.containers if c.name == name)
+        if not self._resolved(m):
+            m.obs[name].error = m.resolution_error
+            return
         if t.pull_started_at is None:
             t.pull_started_at = self.clock.now()
         try:
@@ -681,11 +691,22 @@ class TaskRunner:
         network = None if m.plan.awsvpc else "bridge"
         try:
             cid = self._create_or_adopt(C.container_spec(m.td, t, c, self.placement, pause_id=pause_id,
-                                                         network=network))
+                                                         network=network, secrets=(m.secret_env or {}).get(name)))
             m.obs[name] = Observed(phase=Phase.CREATED, runtime_id=cid, created_at=self.clock.now())
         except RuntimeDriverError as e:
             if not self._pause_died(m):
                 m.obs[name].error = _reason("CannotCreateContainerError", e)
+
+    def _resolved(self, m: _Managed) -> bool:
+        """Whether the task's execution resources (its secrets) are in hand: resolved once, before its first
+        container is created; a failure is kept and fails every container (so none is ever created)."""
+        if m.secret_env is None and m.resolution_error is None:
+            try:
+                m.secret_env = execution.resolve(m.td, m.task.region, self.sources)
+            except execution.ResolutionFailed as e:
+                m.resolution_error = e.reason
+                log.info("task %s cannot start: %s", m.task.task_id, e.reason)
+        return m.resolution_error is None
 
     def _volume_problem(self, td: Any, c: Any) -> str | None:
         """Why container ``c`` cannot have its volumes here (a ``CannotCreateContainerError`` reason): the

@@ -176,6 +176,7 @@ def _check_container(t: _Task, index: int, c: dict) -> None:
     _check_health_check(t, c, path, label)
     _check_mount_points(t, c, path, label)
     _check_log_configuration(t, c, path)
+    _check_secrets(t, c, path)
     _check_container_details(t, c, path, label)
     if t.fargate:
         t.errors += fargate_container_problems(index, c)
@@ -333,6 +334,18 @@ def _check_mount_points(t: _Task, c: dict, path: str, label: str) -> None:
             t.add(f"{p}.containerPath", f"Duplicate mount point '{target}' in container '{label}'.")
         elif isinstance(target, str):
             seen.add(target)
+
+
+def _check_secrets(t: _Task, c: dict, path: str) -> None:
+    """Secrets are fetched with the task's execution role: ECS refuses a definition that has none."""
+    items = get_items(c, "secrets")
+    for j, secret in items:
+        for key in ("name", "valueFrom"):
+            if not isinstance(secret.get(key), str) or not secret.get(key):
+                t.add(f"{path}.secrets[{j}].{key}", f"Secret.{key} should not be null or empty.")
+    if items and not t.doc.get("executionRoleArn"):
+        t.add(f"{path}.secrets", "When you are specifying container secrets, you must also specify a value for "
+                                 "'executionRoleArn'.")
 
 
 def _check_log_configuration(t: _Task, c: dict, path: str) -> None:

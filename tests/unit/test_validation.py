@@ -97,11 +97,20 @@ VALID = {
             systemControls=[{"namespace": "net.core.somaxconn", "value": "1024"}], versionConsistency="disabled",
             hostname="web", dnsServers=["10.0.0.2"], extraHosts=[{"hostname": "db", "ipAddress": "10.0.0.5"}],
             logConfiguration={"logDriver": "json-file", "options": {"max-size": "10m"}}),
-        taskRoleArn="arn:aws:iam::000000000000:role/app", pidMode="task", ipcMode="none",
+        taskRoleArn="arn:aws:iam::000000000000:role/app", executionRoleArn="arn:aws:iam::000000000000:role/exec",
+        pidMode="task", ipcMode="none",
         placementConstraints=[{"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t3.*"}],
         runtimePlatform={"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
         tags=[{"key": "team", "value": "web"}], enableFaultInjection=False),
 }
+
+
+def test_secrets_need_an_execution_role():
+    doc = ec2(mem("web", secrets=[{"name": "DB", "valueFrom": "/db"}]))
+    assert [str(e) for e in validate_task_definition(doc)] == [
+        "containerDefinitions[0].secrets: When you are specifying container secrets, you must also specify a value "
+        "for 'executionRoleArn'."]
+    assert validate_task_definition({**doc, "executionRoleArn": "arn:aws:iam::000000000000:role/exec"}) == []
 
 
 @pytest.mark.parametrize("doc", VALID.values(), ids=VALID.keys())

@@ -219,6 +219,79 @@ def test_every_elbv2_operation_answers_in_the_model(endpoint) -> None:
     assert _served(endpoint, "elbv2") - rec.called["elbv2"] == set()
 
 
+def test_every_secretsmanager_operation_answers_in_the_model(endpoint) -> None:
+    rec = Recorder()
+    sm = _client(endpoint, "secretsmanager", rec)
+    token = "a" * 32
+    arn = sm.create_secret(Name="wire/db", SecretString='{"password": "p1"}', ClientRequestToken=token,
+                           Description="the wire's", Tags=[{"Key": "team", "Value": "web"}])["ARN"]
+    assert sm.create_secret(Name="wire/db", SecretString='{"password": "p1"}', ClientRequestToken=token)["ARN"] == arn
+    sm.create_secret(Name="wire/bin", SecretBinary=b"\x00\x01")
+    assert sm.get_secret_value(SecretId="wire/bin")["SecretBinary"] == b"\x00\x01"
+    v2 = sm.put_secret_value(SecretId=arn, SecretString="p2")["VersionId"]
+    sm.update_secret(SecretId="wire/db", Description="changed")
+    sm.update_secret(SecretId=arn[:-7], SecretString="p3")  # a partial ARN names it too
+    assert sm.get_secret_value(SecretId="wire/db", VersionStage="AWSPREVIOUS")["SecretString"] == "p2"
+    sm.get_secret_value(SecretId="wire/db", VersionId=v2)
+    sm.batch_get_secret_value(SecretIdList=["wire/db", "wire/nope"])
+    sm.describe_secret(SecretId=arn)
+    sm.list_secrets(Filters=[{"Key": "tag-key", "Values": ["team"]}], SortOrder="desc")
+    versions = sm.list_secret_version_ids(SecretId=arn, IncludeDeprecated=True)["Versions"]
+    assert len(versions) == 3
+    sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", RemoveFromVersionId=versions[0]["VersionId"],
+                                   MoveToVersionId=v2)
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "p2"
+    sm.tag_resource(SecretId=arn, Tags=[{"Key": "env", "Value": "test"}])
+    sm.untag_resource(SecretId=arn, TagKeys=["team"])
+    assert len(sm.get_random_password(PasswordLength=20)["RandomPassword"]) == 20
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    with pytest.raises(sm.exceptions.InvalidRequestException):
+        sm.get_secret_value(SecretId=arn)
+    sm.restore_secret(SecretId=arn)
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    sm.delete_secret(SecretId="wire/bin", ForceDeleteWithoutRecovery=True)
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.describe_secret(SecretId=arn)
+
+    assert rec.problems == []
+    assert _served(endpoint, "secretsmanager") - rec.called["secretsmanager"] == set()
+
+
+def test_every_ssm_parameter_operation_answers_in_the_model(endpoint) -> None:
+    rec = Recorder()
+    ssm = _client(endpoint, "ssm", rec)
+    ssm.put_parameter(Name="/wire/a", Value="1", Type="String", Tags=[{"Key": "team", "Value": "web"}])
+    ssm.put_parameter(Name="/wire/a", Value="2", Overwrite=True, Description="second")
+    ssm.put_parameter(Name="/wire/deep/b", Value="x,y", Type="StringList")
+    ssm.put_parameter(Name="/wire/key", Value="s3cr3t", Type="SecureString")
+    assert ssm.get_parameter(Name="/wire/key", WithDecryption=True)["Parameter"]["Value"] == "s3cr3t"
+    assert ssm.get_parameter(Name="/wire/key")["Parameter"]["Value"] != "s3cr3t"
+    assert ssm.get_parameter(Name="/wire/a:1")["Parameter"]["Value"] == "1"
+    assert ssm.label_parameter_version(Name="/wire/a", ParameterVersion=1, Labels=["blue", "aws-no"])[
+        "InvalidLabels"] == ["aws-no"]
+    assert ssm.get_parameter(Name="/wire/a:blue")["Parameter"]["Selector"] == ":blue"
+    ssm.unlabel_parameter_version(Name="/wire/a", ParameterVersion=1, Labels=["blue", "green"])
+    got = ssm.get_parameters(Names=["/wire/a", "/wire/nope"])
+    assert got["InvalidParameters"] == ["/wire/nope"]
+    assert [p["Name"] for p in ssm.get_parameters_by_path(Path="/wire")["Parameters"]] == ["/wire/a", "/wire/key"]
+    assert len(ssm.get_parameters_by_path(Path="/wire", Recursive=True)["Parameters"]) == 3
+    ssm.get_parameter_history(Name="/wire/a")
+    ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": ["/wire"]}])
+    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId="/wire/a", Tags=[{"Key": "env", "Value": "t"}])
+    ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId="/wire/a", TagKeys=["team"])
+    assert ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId="/wire/a")["TagList"] == [
+        {"Key": "env", "Value": "t"}]
+    with pytest.raises(ssm.exceptions.ParameterAlreadyExists):
+        ssm.put_parameter(Name="/wire/a", Value="3")
+    ssm.delete_parameter(Name="/wire/key")
+    assert ssm.delete_parameters(Names=["/wire/a", "/wire/deep/b", "/wire/gone"])["InvalidParameters"] == ["/wire/gone"]
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/wire/a")
+
+    assert rec.problems == []
+    assert _served(endpoint, "ssm") - rec.called["ssm"] == set()
+
+
 def test_the_checks_catch_what_they_are_for() -> None:
     from orchestrator.platform.models import operation_model
     op = operation_model("ecs", "DescribeClusters")

@@ -28,6 +28,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 
 if TYPE_CHECKING:
+    from orchestrator.agent.execution import Sources
     from orchestrator.services.elbv2.port import TargetsPort
 
 log = logging.getLogger("minecs.server")
@@ -36,8 +37,10 @@ log = logging.getLogger("minecs.server")
 class Ecs:
     def __init__(self, store: Store, clock: Clock, ids: Ids, changes: Changes, elbv2: "TargetsPort", *,
                  instance_label: str, home_id: str = "", settings: Settings | None = None,
-                 runner_factory: Callable[["Ecs"], Any] | None = None) -> None:
+                 runner_factory: Callable[["Ecs"], Any] | None = None,
+                 sources: "Sources | None" = None) -> None:
         self.store = store
+        self.sources = sources  # Secrets Manager and Parameter Store, for the FARGATE runner's task secrets
         self.clock = clock
         self.ids = ids
         self.changes = changes
