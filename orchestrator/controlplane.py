@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.errors import ConnectionFailed, MinecsError, RuntimeDriverError
+from orchestrator.errors import AccessDeniedException, ConnectionFailed, MinecsError, RuntimeDriverError
 from orchestrator.home import Home
 from orchestrator.sigv4 import Credentials
 from orchestrator.ids import Ids, RandomIds
@@ -137,6 +137,19 @@ def fargate_runner(cp: Ecs) -> Any:
                       pool=pool if pool.per_key else None, images=images, sources=cp.sources)
 
 
+#: beyond the ECS agent protocol (which ECS's own handlers guard), what an agent's key may call: the
+#: execution-role calls the ECS agent makes for the tasks it runs
+AGENT_EXTRA = {"secretsmanager": frozenset({"GetSecretValue"}), "ssm": frozenset({"GetParameters"})}
+
+
+def agent_refusal(service: str, operation: str) -> MinecsError | None:
+    """Why an agent's key may not call ``service``'s ``operation`` (None: it may)."""
+    if service in ("ecs", "minecs") or operation in AGENT_EXTRA.get(service, ()):
+        return None
+    return AccessDeniedException(f"An agent's credentials cannot call {service}:{operation}: they only run the "
+                                 "tasks of its own container instance.")
+
+
 def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
                credentials: Credentials | None = None) -> ApiHttpServer:
     """The one endpoint, serving every service. Adding a service is one line here. With ``credentials``
@@ -154,7 +167,11 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
             return agent[0] if agent else None
         authenticate = lambda req: sigv4.verify(  # noqa: E731
             req, secret_of, datetime.datetime.fromtimestamp(cp.clock.now(), datetime.UTC))
-    dispatcher = Dispatcher(cp.ids.uuid, authenticate=authenticate)
+
+    def authorize(key: str, service: str, operation: str) -> MinecsError | None:
+        is_agent = credentials is not None and key != credentials.access_key_id and cp.store.agent_key(key)
+        return agent_refusal(service, operation) if is_agent else None
+    dispatcher = Dispatcher(cp.ids.uuid, authenticate=authenticate, authorize=authorize)
     for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2), *secretsmanager.served(cp.secrets),
                     *ssm.served(cp.parameters)]:
         dispatcher.add(service)

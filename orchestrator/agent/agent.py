@@ -3,7 +3,8 @@
 It registers its resources and attributes (RegisterContainerInstance, keeping its ARN in a state file so a
 restart is the same instance), long-polls the control plane for the tasks placed on it (each poll is also
 its heartbeat), runs them with the same ``TaskRunner`` as FARGATE, and reports every change
-(SubmitTaskStateChange, queued and retried while the control plane is unreachable).
+(SubmitTaskStateChange, queued and retried while the control plane is unreachable). Its tasks' secrets
+come from the control plane's Secrets Manager and Parameter Store, over the same endpoint and key.
 
 SIGTERM stops the agent and leaves its tasks running, like a restarted ECS agent; the next agent started
 with the same state directory adopts them. To retire a host for good: drain it
@@ -23,6 +24,7 @@ from typing import Any
 from orchestrator import __version__, naming
 from orchestrator.agent.containers import PAUSE_IMAGE, Placement
 from orchestrator.agent.pool import PausePool
+from orchestrator.agent.remote_sources import api_sources
 from orchestrator.agent.runner import TaskRunner
 from orchestrator.api.client import ApiClient
 from orchestrator.clock import Clock
@@ -50,6 +52,7 @@ CAPABILITIES = [
     "ecs.capability.container-health-check", "ecs.capability.container-ordering",
     "ecs.capability.execution-role-awslogs", "ecs.capability.task-cpu-mem-limit",
     "ecs.capability.docker-plugin.local",  # dockerVolumeConfiguration with the built-in "local" driver
+    "ecs.capability.secrets.asm.environment-variables", "ecs.capability.secrets.ssm.environment-variables",
 ]
 
 
@@ -173,7 +176,7 @@ class Agent:
         pool = PausePool(self.driver, instance_label=label, host_ip=self.host_ip, image=PAUSE_IMAGE, per_key=1,
                          ensure_image=images.ensure, home_id=self.home_id)
         self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool, images=images,
-                                 cleanup_wait=self.settings.task_cleanup_wait)
+                                 cleanup_wait=self.settings.task_cleanup_wait, sources=api_sources(self.client))
         generation, assigned = self._poll(0, 0)
         self.runner.adopt(assigned)
         self.runner.start()

@@ -20,6 +20,10 @@ from orchestrator.errors import ClientError, ConnectionFailed, MinecsError, Serv
 
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 MINECS_PREFIX = "Minecs."
+#: the other JSON 1.1 services a client of the one endpoint calls: name -> (X-Amz-Target prefix, signing name)
+SERVICES = {"ecs": (ECS_PREFIX, "ecs"), "minecs": (MINECS_PREFIX, "ecs"),
+            "secretsmanager": ("secretsmanager.", "secretsmanager"), "ssm": ("AmazonSSM.", "ssm"),
+            "logs": ("Logs_20140328.", "logs"), "ecr": ("AmazonEC2ContainerRegistry_V20150921.", "ecr")}
 
 
 class ApiClient:
@@ -52,19 +56,21 @@ class ApiClient:
             self._local.conn = None
 
     def call(self, operation: str, params: dict[str, Any] | None = None, *, minecs: bool = False,
-             timeout: float | None = None) -> dict[str, Any]:
-        """Run one operation; returns the response body. Raises MinecsError (never http errors)."""
+             timeout: float | None = None, service: str = "ecs", region: str | None = None) -> dict[str, Any]:
+        """Run one operation of ``service`` (ECS by default, minecs's own with ``minecs``); returns the
+        response body. Raises MinecsError (never http errors)."""
         body = json.dumps(params or {}).encode()
-        headers = {"content-type": "application/x-amz-json-1.1",
-                   "x-amz-target": (MINECS_PREFIX if minecs else ECS_PREFIX) + operation,
+        prefix, signing = SERVICES["minecs" if minecs else service]
+        region = region or self.region
+        headers = {"content-type": "application/x-amz-json-1.1", "x-amz-target": prefix + operation,
                    "host": f"{self._host}:{self._port}"}
         now = datetime.datetime.now(datetime.timezone.utc)
         if self.credentials is not None:
             headers = sigv4.sign("POST", "/", "", headers, body, access_key_id=self.credentials.access_key_id,
-                                 secret=self.credentials.secret_access_key, region=self.region, service="ecs",
+                                 secret=self.credentials.secret_access_key, region=region, service=signing,
                                  now=now)
         else:  # the region still travels in the credential scope
-            headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential=minecs/{now:%Y%m%d}/{self.region}/ecs/"
+            headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential=minecs/{now:%Y%m%d}/{region}/{signing}/"
                                         "aws4_request, SignedHeaders=host;x-amz-target, Signature=unsigned")
         for attempt in (1, 2):
             try:

@@ -85,9 +85,12 @@ _WIRES: dict[str, Any] = {"json": json_, "query": query, "rest-json": rest_json,
 
 class Dispatcher:
     def __init__(self, new_request_id: Callable[[], str], *,
-                 authenticate: Callable[[HttpRequest], sigv4.AuthFailure | sigv4.Signed] | None = None) -> None:
+                 authenticate: Callable[[HttpRequest], sigv4.AuthFailure | sigv4.Signed] | None = None,
+                 authorize: Callable[[str, str, str], MinecsError | None] | None = None) -> None:
         self.new_request_id = new_request_id
         self.authenticate = authenticate  # None: every request is taken as it comes (MINECS_AUTH=off, tests)
+        # (access key id, service name, operation) -> the refusal, or None to let it run; only for signed calls
+        self.authorize = authorize
         self.services: dict[str, Service] = {}
         self._by_target: dict[str, Service] = {}  # targetPrefix: X-Amz-Target and the Smithy RPC v2 path
         self._by_signing: dict[str, list[Service]] = {}
@@ -221,6 +224,11 @@ class Dispatcher:
                     raise sigv4.error_for(verdict, route.protocol)
                 caller = verdict.access_key_id
             op = route.op
+            name = op.name if op is not None else req.header("x-amz-target").rpartition(".")[2]
+            if caller and self.authorize is not None:
+                refusal = self.authorize(caller, route.service.name, name)
+                if refusal is not None:
+                    raise refusal
             if op is None:
                 params = json_.parse_body(req.body)
             else:
@@ -229,7 +237,6 @@ class Dispatcher:
                                            checks=route.service.checks)
                 if found:
                     raise route.service.validation_error(validate.message(found))
-            name = op.name if op is not None else req.header("x-amz-target").rpartition(".")[2]
             result = route.service.handlers[name](
                 route.service.context, Request(name, params, region_of(req), rid, route.service.name, caller))
             if op is None:

@@ -167,6 +167,17 @@ def test_an_agent_reaches_only_its_own_instance_and_the_home_key_cannot_pose_as_
     t = owner.call("DescribeTasks", {"tasks": [task["taskArn"]]})["tasks"][0]
     assert t["lastStatus"] != "STOPPED" and t["desiredStatus"] == "RUNNING"
 
+    # beyond the agent protocol, only the execution-role reads of its tasks' secrets
+    owner.call("CreateSecret", {"Name": "agent/db", "SecretString": "pw"}, service="secretsmanager")
+    owner.call("PutParameter", {"Name": "/agent/key", "Value": "k", "Type": "SecureString"}, service="ssm")
+    assert mine.call("GetSecretValue", {"SecretId": "agent/db"}, service="secretsmanager")["SecretString"] == "pw"
+    got = mine.call("GetParameters", {"Names": ["/agent/key"], "WithDecryption": True}, service="ssm")
+    assert [p["Value"] for p in got["Parameters"]] == ["k"]
+    assert denied(mine, "ListSecrets", {}, service="secretsmanager") == "AccessDeniedException"
+    assert denied(mine, "CreateSecret", {"Name": "x", "SecretString": "y"},
+                  service="secretsmanager") == "AccessDeniedException"
+    assert denied(mine, "GetParametersByPath", {"Path": "/"}, service="ssm") == "AccessDeniedException"
+
     polled = mine.call("PollTasks", {"containerInstance": arns[0], "timeoutSeconds": 0}, minecs=True)
     assert [x["task"]["task_id"] for x in polled["tasks"]] == [task["taskArn"].rsplit("/", 1)[1]]
     assert mine.call("SubmitTaskStateChange", report)["acknowledgment"] == "ACK"

@@ -125,3 +125,35 @@ def test_stored_values_survive_a_restart_and_stay_encrypted(home, endpoint) -> N
     other = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1", **keys)
     with pytest.raises(other.exceptions.ResourceNotFoundException):
         other.get_secret_value(SecretId="kept")
+
+
+def test_an_ec2_agent_fetches_its_tasks_secrets_with_its_own_key(home, endpoint, docker_driver) -> None:
+    keys = creds(home)
+    sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    arn = sm.create_secret(Name="ec2/db", SecretString=json.dumps({"password": DB_PASSWORD}))["ARN"]
+    parameter = ssm.put_parameter(Name="/ec2/api-key", Value=API_KEY, Type="SecureString")
+    param_arn = ssm.get_parameter(Name="/ec2/api-key")["Parameter"]["ARN"]
+    assert parameter["Version"] == 1
+    r = run_cli(home, "agents", "up", "1", "--output", "json")
+    assert r.code == 0, r.stderr
+    try:
+        doc = _definition(arn, param_arn)  # the parameter by ARN this time
+        doc.update(family="secret-ec2", requiresCompatibilities=["EC2"], networkMode="bridge")
+        doc["containerDefinitions"][0]["memory"] = 64
+        ecs.register_task_definition(**doc)
+        task = ecs.run_task(taskDefinition="secret-ec2", launchType="EC2")["tasks"][0]["taskArn"]
+        running = wait_for(lambda: (t := ecs.describe_tasks(tasks=[task])["tasks"][0])["lastStatus"] in
+                           ("RUNNING", "STOPPED") and t, 60, message="the task to run")
+        assert running["lastStatus"] == "RUNNING", running.get("stoppedReason")
+        app = running["containers"][0]["runtimeId"]
+        logs = wait_for(lambda: (out := b"".join(docker_driver.logs(app)).decode()) and "DB_PASSWORD" in out and out,
+                        10, message="the echo")
+        assert f"DB_PASSWORD={DB_PASSWORD} API_KEY={API_KEY}" in logs
+        ecs.stop_task(task=task)
+        ecs.get_waiter("tasks_stopped").wait(tasks=[task], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    finally:
+        run_cli(home, "agents", "down")
+        for s in docker_driver.list({"com.amazonaws.ecs.task-definition-family": "secret-ec2"}, all=True):
+            docker_driver.remove(s.id, force=True)
