@@ -4,7 +4,8 @@ API endpoint (``api_server``: every service on it), and runs until SIGTERM.
 ``ControlPlane`` holds what the services share (store, clock, ids, settings, the change signal) and the
 services themselves: ``ecs`` (``services.ecs.service.Ecs``, also the FARGATE runner's ``Reporter``),
 ``elbv2``, ``secrets`` (Secrets Manager) and ``parameters`` (SSM Parameter Store), the last two sealing
-values with the home's ``vault`` and read by the task runners for tasks' ``secrets``. ``api_server`` puts every service on the one endpoint; ``serve()`` is ``minecs server run``.
+values with the home's ``vault`` and read by the task runners for tasks' ``secrets``, and ``logs``
+(CloudWatch Logs, in its own ``logs.db``) that the runners' awslogs driver writes to. ``api_server`` puts every service on the one endpoint; ``serve()`` is ``minecs server run``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from orchestrator.services.secretsmanager.port import Reader as SecretReader
 from orchestrator.services.ssm.ops import ParameterStore
 from orchestrator.services.ssm.port import Reader as ParameterReader
 from orchestrator.services.elbv2.service import Elbv2
+from orchestrator.services.logs.ops import Logs
+from orchestrator.services.logs.port import Writer as LogWriter
+from orchestrator.services.logs.store import LogStore
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 
@@ -57,11 +61,13 @@ class ControlPlane:
         self.vault = Vault.of_file(home.ensure().master_key_file)
         self.secrets = SecretsManager(store, clock, self.ids, self.vault)
         self.parameters = ParameterStore(store, clock, self.vault)
+        self.logs = Logs(LogStore(home.logs_db, max_bytes=self.settings.logs_max_bytes), clock)
         self.elbv2 = Elbv2(store, clock, self.ids, use_uvloop=self.settings.lb_uvloop,
                            on_change=self.changes.notify, on_health_change=lambda: self.ecs.target_health_changed())
         self.ecs = Ecs(store, clock, self.ids, self.changes, self.elbv2, instance_label=fargate_instance_label(home),
                        home_id=home.id, settings=self.settings, runner_factory=runner_factory,
-                       sources=Sources(SecretReader(self.secrets), ParameterReader(self.parameters)))
+                       sources=Sources(SecretReader(self.secrets), ParameterReader(self.parameters)),
+                       log_sink=LogWriter(self.logs))
         self._housekeeping_stop = threading.Event()
 
     def ping_info(self) -> dict[str, Any]:
@@ -82,6 +88,7 @@ class ControlPlane:
                 self.ecs.housekeeping(forget=forget)
                 if forget:
                     self.secrets.housekeeping()
+                    self.logs.housekeeping()
             except Exception:
                 log.exception("housekeeping failed")
 
@@ -94,6 +101,7 @@ class ControlPlane:
         self._housekeeping_stop.set()
         self.elbv2.stop()
         self.ecs.stop()
+        self.logs.store.close()
 
 
 def fargate_instance_label(home: Home) -> str:
@@ -134,12 +142,15 @@ def fargate_runner(cp: Ecs) -> Any:
                      per_key=s.pause_pool, max_per_key=s.pause_pool_max, ensure_image=images.ensure,
                      home_id=cp.home_id)
     return TaskRunner(driver, cp, cp.clock, placement, cleanup_wait=s.task_cleanup_wait, ids=cp.ids,
-                      pool=pool if pool.per_key else None, images=images, sources=cp.sources)
+                      pool=pool if pool.per_key else None, images=images, sources=cp.sources,
+                      log_sink=cp.log_sink)
 
 
 #: beyond the ECS agent protocol (which ECS's own handlers guard), what an agent's key may call: the
 #: execution-role calls the ECS agent makes for the tasks it runs
-AGENT_EXTRA = {"secretsmanager": frozenset({"GetSecretValue"}), "ssm": frozenset({"GetParameters"})}
+AGENT_EXTRA = {"secretsmanager": frozenset({"GetSecretValue"}), "ssm": frozenset({"GetParameters"}),
+               "logs": frozenset({"CreateLogGroup", "CreateLogStream", "PutLogEvents", "DescribeLogGroups",
+                                  "DescribeLogStreams"})}
 
 
 def agent_refusal(service: str, operation: str) -> MinecsError | None:
@@ -157,7 +168,7 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
     from orchestrator import sigv4
     from orchestrator.platform.dispatch import Dispatcher
     from orchestrator.platform.protocols import json_
-    from orchestrator.services import ecs, elbv2, secretsmanager, ssm
+    from orchestrator.services import ecs, elbv2, logs, secretsmanager, ssm
     authenticate = None
     if credentials is not None:
         def secret_of(key: str) -> str | None:  # the home's key, or an agent's (issued at registration)
@@ -173,7 +184,7 @@ def api_server(cp: ControlPlane, host: str = "127.0.0.1", port: int = 0, *,
         return agent_refusal(service, operation) if is_agent else None
     dispatcher = Dispatcher(cp.ids.uuid, authenticate=authenticate, authorize=authorize)
     for service in [*ecs.served(cp.ecs), *elbv2.served(cp.elbv2), *secretsmanager.served(cp.secrets),
-                    *ssm.served(cp.parameters)]:
+                    *ssm.served(cp.parameters), *logs.served(cp.logs)]:
         dispatcher.add(service)
     server = ApiHttpServer(dispatcher, host, port)
     server.add_route("GET", "/ping", lambda req: json_.serialize_raw(cp.ping_info(), dispatcher.new_request_id()))

@@ -12,6 +12,7 @@ is reported in ``Settings.problems`` (the process logs each one) — never silen
     MINECS_LB_UVLOOP               on    the load balancer's event loop: uvloop when installed, unless 0/off
     MINECS_BUSYBOX                 /bin/busybox  the static busybox minecs's own images are built from
     MINECS_AUTH                    on    SigV4 signatures checked on every API request; off only for throwaway use
+    MINECS_LOGS_MAX_BYTES          512 MiB  CloudWatch Logs' store cap: the oldest events go beyond it
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Settings:
     lb_uvloop: bool = True
     busybox: str = "/bin/busybox"
     auth: bool = True
+    logs_max_bytes: int = 512 * 1024 * 1024
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -81,4 +83,5 @@ _FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("MINECS_LB_UVLOOP", "lb_uvloop", _flag),
     ("MINECS_BUSYBOX", "busybox", str),
     ("MINECS_AUTH", "auth", _flag),
+    ("MINECS_LOGS_MAX_BYTES", "logs_max_bytes", _count),
 )

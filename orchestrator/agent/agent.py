@@ -24,7 +24,7 @@ from typing import Any
 from orchestrator import __version__, naming
 from orchestrator.agent.containers import PAUSE_IMAGE, Placement
 from orchestrator.agent.pool import PausePool
-from orchestrator.agent.remote_sources import api_sources
+from orchestrator.agent.remote_sources import ApiLogs, api_sources
 from orchestrator.agent.runner import TaskRunner
 from orchestrator.api.client import ApiClient
 from orchestrator.clock import Clock
@@ -176,7 +176,8 @@ class Agent:
         pool = PausePool(self.driver, instance_label=label, host_ip=self.host_ip, image=PAUSE_IMAGE, per_key=1,
                          ensure_image=images.ensure, home_id=self.home_id)
         self.runner = TaskRunner(self.driver, self, self.clock, placement, pool=pool, images=images,
-                                 cleanup_wait=self.settings.task_cleanup_wait, sources=api_sources(self.client))
+                                 cleanup_wait=self.settings.task_cleanup_wait, sources=api_sources(self.client),
+                                 log_sink=ApiLogs(self.client))
         generation, assigned = self._poll(0, 0)
         self.runner.adopt(assigned)
         self.runner.start()

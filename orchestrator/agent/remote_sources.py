@@ -1,9 +1,11 @@
-"""The execution-resource ports (``orchestrator.agent.execution``) of an agent on another host: Secrets
-Manager's GetSecretValue and Parameter Store's GetParameters over the one endpoint, signed with the
-agent's own key — which may call exactly these two beyond the agent protocol."""
+"""The ports of an agent on another host, over the one endpoint and signed with the agent's own key: the
+execution resources (``orchestrator.agent.execution``: Secrets Manager's GetSecretValue, Parameter Store's
+GetParameters) and the awslogs driver's sink (``orchestrator.agent.awslogs``: CloudWatch Logs' writes).
+Beyond the agent protocol, the agent's key may call exactly these."""
 
 from __future__ import annotations
 
+from orchestrator.agent.awslogs import ShipFailed
 from orchestrator.agent.execution import LookupFailed, Sources
 from orchestrator.api.client import ApiClient
 from orchestrator.errors import ConnectionFailed, MinecsError
@@ -56,3 +58,55 @@ class ApiParameters:
 
 def api_sources(client: ApiClient) -> Sources:
     return Sources(secrets=ApiSecrets(client), parameters=ApiParameters(client))
+
+
+class ApiLogs:
+    """The awslogs driver's ``LogSink`` over CloudWatch Logs' own API (PutLogEvents and friends)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def _call(self, op: str, params: dict, region: str) -> dict:
+        try:
+            return self.client.call(op, params, service="logs", region=region)
+        except ConnectionFailed as e:
+            raise ShipFailed("ConnectionFailed", e.message) from None
+        except MinecsError as e:
+            raise ShipFailed(e.code, e.message) from None
+
+    def write(self, region: str, group: str, stream: str, events: list[tuple[int, str]], *,
+              create_group: bool) -> None:
+        batch = {"logGroupName": group, "logStreamName": stream,
+                 "logEvents": [{"timestamp": ts, "message": m} for ts, m in events]}
+        try:
+            self._call("PutLogEvents", batch, region)
+            return
+        except ShipFailed as e:
+            if e.code != "ResourceNotFoundException":
+                raise
+        if create_group:
+            try:
+                self._call("CreateLogGroup", {"logGroupName": group}, region)
+            except ShipFailed as e:
+                if e.code != "ResourceAlreadyExistsException":
+                    raise
+        try:
+            self._call("CreateLogStream", {"logGroupName": group, "logStreamName": stream}, region)
+        except ShipFailed as e:
+            if e.code != "ResourceAlreadyExistsException":
+                raise
+        self._call("PutLogEvents", batch, region)
+
+    def group_exists(self, region: str, group: str) -> bool:
+        found = self._call("DescribeLogGroups", {"logGroupNamePrefix": group}, region)
+        return any(g["logGroupName"] == group for g in found.get("logGroups", []))
+
+    def last_timestamp(self, region: str, group: str, stream: str) -> int | None:
+        try:
+            found = self._call("DescribeLogStreams", {"logGroupName": group, "logStreamNamePrefix": stream}, region)
+        except ShipFailed as e:
+            if e.code == "ResourceNotFoundException":
+                return None
+            raise
+        return next((s.get("lastEventTimestamp") for s in found.get("logStreams", [])
+                     if s["logStreamName"] == stream), None)

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from orchestrator.ids import Ids, RandomIds
 from orchestrator import naming
 from orchestrator.agent import containers as C
-from orchestrator.agent import execution
+from orchestrator.agent import awslogs, execution
 from orchestrator.agent import metadata as M
 from orchestrator.agent.metadata_writer import MetadataWriter
 from orchestrator.agent.pool import ROLE_POOL, PausePool
@@ -90,8 +90,9 @@ class TaskRunner:
                  workers: int = 8, resync_interval: float = 30.0, cleanup_wait: float = 600.0,
                  default_network: str = DEFAULT_NETWORK, pool: PausePool | None = None,
                  ids: Ids | None = None, images: ImageSource | None = None,
-                 sources: execution.Sources | None = None) -> None:
+                 sources: execution.Sources | None = None, log_sink: awslogs.LogSink | None = None) -> None:
         self.driver = driver
+        self.shipper = awslogs.Shipper(driver, log_sink, clock)  # containers with the awslogs driver
         self.sources = sources  # where secrets come from (None: a task with secrets fails to start)
         self.images = images or DriverImages(driver)  # minecs's own images are built, others pulled
         self.reporter = reporter
@@ -131,6 +132,7 @@ class TaskRunner:
     def stop(self) -> None:
         """Stop the runner's threads; containers keep running (a restarted runner adopts them)."""
         self._stop.set()
+        self.shipper.stop()
         if self.pool is not None:
             self.pool.stop()
         if self._events is not None:
@@ -221,6 +223,11 @@ class TaskRunner:
                         with contextlib.suppress(RuntimeDriverError):
                             self.driver.remove(o.runtime_id, force=True)
                         m.obs[name] = Observed()
+            for name, o in m.obs.items():  # resume shipping the output of what ran while we were away
+                if o.runtime_id and (o.phase == Phase.RUNNING or o.started_at is not None):
+                    shipping = self._awslogs(m, name, o.runtime_id)
+                    if isinstance(shipping, tuple):
+                        self.shipper.follow(o.runtime_id, *shipping)
             self._publish(m)  # what changed while no runner held it
             self._wake(task.task_id)
         self._orphans = (by_task, known, volumes, set(self._pause_owner), rows)
@@ -510,12 +517,18 @@ class TaskRunner:
             self._create(m, action.container)
         elif isinstance(action, Start):
             o = m.obs[action.container]
+            shipping = self._awslogs(m, action.container, o.runtime_id)
+            if isinstance(shipping, str):
+                o.error = "CannotStartContainerError: " + shipping
+                return
             try:
                 self.driver.start(o.runtime_id)
                 s = self.driver.inspect(o.runtime_id)
                 m.obs[action.container] = new = self._observe(s)
                 new.error = None
                 self._bindings(m, action.container, s if new.phase == Phase.RUNNING else None)
+                if shipping is not None:
+                    self.shipper.follow(o.runtime_id, *shipping)
             except RuntimeDriverError as e:
                 if not self._pause_died(m):  # a dead namespace is minecs's fault: the step replaces it
                     o.error = _reason("CannotStartContainerError", e)
@@ -707,6 +720,22 @@ class TaskRunner:
                 m.resolution_error = e.reason
                 log.info("task %s cannot start: %s", m.task.task_id, e.reason)
         return m.resolution_error is None
+
+    def _awslogs(self, m: _Managed, name: str, runtime_id: str) -> tuple[awslogs.Config, str] | str | None:
+        """The awslogs config and stream of container ``name``; None when it logs otherwise; a string:
+        why it cannot start (its options, or a group that does not exist and is not to be created)."""
+        c = next(c for c in m.td.containers if c.name == name)
+        conf = c.log_configuration or {}
+        if conf.get("logDriver") != "awslogs":
+            return None
+        try:
+            config = awslogs.config_of(dict(conf.get("options") or {}), m.task.region)
+        except ValueError as e:
+            return f"failed to initialize logging driver: {e}"
+        refusal = self.shipper.refusal(config)
+        if refusal is not None:
+            return refusal
+        return config, awslogs.stream_name(config, name, m.task.task_id, runtime_id)
 
     def _volume_problem(self, td: Any, c: Any) -> str | None:
         """Why container ``c`` cannot have its volumes here (a ``CannotCreateContainerError`` reason): the

@@ -508,7 +508,8 @@ class DockerDriver:
                                  running=r.get("State") == "running") for r in rows]
 
     def logs(
-        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
+        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False,
+        since: float | None = None,
     ) -> Iterator[bytes]:
         api = self._stream_api() if follow else self._api
         with _mapped(ref):
@@ -518,6 +519,7 @@ class DockerDriver:
                 follow=follow,
                 tail="all" if tail is None else tail,
                 timestamps=timestamps,
+                since=float(since) if since else None,
             )
         return self._guarded(stream, ref)
 

@@ -301,9 +301,11 @@ class ContainerDriver(Protocol):
         """Like ``list`` but without inspecting each container (one engine call)."""
 
     def logs(
-        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
+        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False,
+        since: float | None = None,
     ) -> Iterator[bytes]:
-        """Combined stdout and stderr. ``follow`` keeps yielding until the container stops."""
+        """Combined stdout and stderr (from ``since``, epoch seconds, when given). ``follow`` keeps yielding
+        until the container stops."""
 
     def events(self, labels: Mapping[str, str | None], *, since: float | None = None) -> EventStream:
         """Container events for containers carrying ``labels``, from ``since`` (default: now) on.

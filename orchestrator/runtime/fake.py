@@ -520,12 +520,14 @@ class FakeDriver:
                 for s in self.list(labels, all=all)]
 
     def logs(
-        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False
+        self, ref: str, *, follow: bool = False, tail: int | None = None, timestamps: bool = False,
+        since: float | None = None,
     ) -> Iterator[bytes]:
         self._record("logs", ref, follow, tail, timestamps)
         with self._lock:
             c = self._get(ref)
-            lines = [(t, line) for t, chunk in c.log for line in chunk.splitlines(keepends=True)]
+            lines = [(t, line) for t, chunk in c.log for line in chunk.splitlines(keepends=True)
+                     if since is None or t >= since]
             if tail is not None:
                 lines = lines[len(lines) - tail :] if tail > 0 else []
             start = len(c.log)

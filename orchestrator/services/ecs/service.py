@@ -29,6 +29,7 @@ from orchestrator.store import Store
 
 if TYPE_CHECKING:
     from orchestrator.agent.execution import Sources
+    from orchestrator.agent.awslogs import LogSink
     from orchestrator.services.elbv2.port import TargetsPort
 
 log = logging.getLogger("minecs.server")
@@ -38,9 +39,10 @@ class Ecs:
     def __init__(self, store: Store, clock: Clock, ids: Ids, changes: Changes, elbv2: "TargetsPort", *,
                  instance_label: str, home_id: str = "", settings: Settings | None = None,
                  runner_factory: Callable[["Ecs"], Any] | None = None,
-                 sources: "Sources | None" = None) -> None:
+                 sources: "Sources | None" = None, log_sink: "LogSink | None" = None) -> None:
         self.store = store
         self.sources = sources  # Secrets Manager and Parameter Store, for the FARGATE runner's task secrets
+        self.log_sink = log_sink  # CloudWatch Logs, for the FARGATE runner's awslogs containers
         self.clock = clock
         self.ids = ids
         self.changes = changes
