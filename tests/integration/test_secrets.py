@@ -43,8 +43,7 @@ def _definition(secret_arn: str, parameter: str) -> dict:
 
 
 def _run(ecs, **kw) -> str:
-    return ecs.run_task(taskDefinition="secret-app", launchType="FARGATE", networkConfiguration={
-        "awsvpcConfiguration": {"subnets": ["subnet-secrets"]}}, **kw)["tasks"][0]["taskArn"]
+    return ecs.run_task(taskDefinition="secret-app", launchType="FARGATE", **kw)["tasks"][0]["taskArn"]
 
 
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
