@@ -32,8 +32,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.clock import Clock
-
 log = logging.getLogger("minecs.awslogs")
 
 MAX_EVENT_BYTES = 262_144 - 26  # what Docker's driver puts in one event; longer lines are split
@@ -214,10 +212,9 @@ def batches(events: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
 class Shipper:
     """One follower thread per container with the awslogs driver."""
 
-    def __init__(self, driver: Any, sink: LogSink | None, clock: Clock) -> None:
+    def __init__(self, driver: Any, sink: LogSink | None) -> None:
         self.driver = driver
         self.sink = sink
-        self.clock = clock
         self._followers: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -248,12 +245,6 @@ class Shipper:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def wait(self, runtime_id: str, timeout: float) -> None:
-        """Until the follower of ``runtime_id`` has shipped everything and ended (tests, shutdown)."""
-        t = self._followers.get(runtime_id)
-        if t is not None:
-            t.join(timeout)
 
     def _run(self, runtime_id: str, config: Config, stream: str) -> None:
         assert self.sink is not None

@@ -239,8 +239,7 @@ def metadata_uri(task: TaskRecord, container: str, version: int = 4) -> str:
 def env_for(task: TaskRecord, c: Any, placement: Placement, *, metadata: bool = True,
             secrets: dict[str, str] | None = None) -> dict[str, str]:
     """The container's environment: definition, then overrides, then its resolved ``secrets``, then what
-    the ECS agent injects
-    (``AWS_REGION``/``AWS_DEFAULT_REGION`` and the metadata URIs only when the user did not set them;
+    the ECS agent injects (``AWS_REGION``/``AWS_DEFAULT_REGION`` and the metadata URIs only when the user did not set them;
     ``AWS_EXECUTION_ENV`` always, as the agent does). The metadata URIs (V4, and V3 pointing at the same
     v4-shaped endpoint) only when ``metadata``: only awsvpc tasks have a pause container to serve them."""
     env = dict(c.environment)

@@ -32,6 +32,11 @@ class LookupFailed(Exception):
         self.code, self.message = code, message
 
 
+def binary_secret(secret_id: str) -> LookupFailed:
+    return LookupFailed("InvalidRequestException", f"secret {secret_id} holds a binary value (SecretBinary), "
+                                                   "which a container environment variable cannot take")
+
+
 class ResolutionFailed(Exception):
     """The task cannot start: ``reason`` is its stoppedReason."""
 

@@ -5,10 +5,21 @@ Beyond the agent protocol, the agent's key may call exactly these."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator.agent.awslogs import ShipFailed
-from orchestrator.agent.execution import LookupFailed, Sources
+from orchestrator.agent.execution import LookupFailed, Sources, binary_secret
 from orchestrator.api.client import ApiClient
-from orchestrator.errors import ConnectionFailed, MinecsError
+from orchestrator.errors import MinecsError
+
+
+def _call(client: ApiClient, service: str, op: str, params: dict[str, Any], region: str,
+          failure: type[LookupFailed] | type[ShipFailed]) -> dict[str, Any]:
+    """One call; any error (the service's, or an unreachable endpoint) as the port's ``failure``."""
+    try:
+        return client.call(op, params, service=service, region=region)
+    except MinecsError as e:
+        raise failure(e.code, e.message) from None
 
 
 class ApiSecrets:
@@ -22,15 +33,9 @@ class ApiSecrets:
             params["VersionStage"] = version_stage
         if version_id:
             params["VersionId"] = version_id
-        try:
-            found = self.client.call("GetSecretValue", params, service="secretsmanager", region=region)
-        except ConnectionFailed as e:
-            raise LookupFailed("ConnectionFailed", e.message) from None
-        except MinecsError as e:
-            raise LookupFailed(e.code, e.message) from None
+        found = _call(self.client, "secretsmanager", "GetSecretValue", params, region, LookupFailed)
         if "SecretString" not in found:
-            raise LookupFailed("InvalidRequestException", f"secret {secret_id} holds a binary value (SecretBinary), "
-                                                          "which a container environment variable cannot take")
+            raise binary_secret(secret_id)
         return found["SecretString"]
 
 
@@ -39,13 +44,8 @@ class ApiParameters:
         self.client = client
 
     def parameter_values(self, names: list[str], *, region: str) -> tuple[dict[str, str], list[str]]:
-        try:
-            found = self.client.call("GetParameters", {"Names": names, "WithDecryption": True}, service="ssm",
-                                     region=region)
-        except ConnectionFailed as e:
-            raise LookupFailed("ConnectionFailed", e.message) from None
-        except MinecsError as e:
-            raise LookupFailed(e.code, e.message) from None
+        found = _call(self.client, "ssm", "GetParameters", {"Names": names, "WithDecryption": True}, region,
+                      LookupFailed)
         values: dict[str, str] = {}
         for p in found.get("Parameters", []):
             # answered under what was asked: a name or an ARN, with its :version or :label selector
@@ -66,13 +66,8 @@ class ApiLogs:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
 
-    def _call(self, op: str, params: dict, region: str) -> dict:
-        try:
-            return self.client.call(op, params, service="logs", region=region)
-        except ConnectionFailed as e:
-            raise ShipFailed("ConnectionFailed", e.message) from None
-        except MinecsError as e:
-            raise ShipFailed(e.code, e.message) from None
+    def _call(self, op: str, params: dict[str, Any], region: str) -> dict[str, Any]:
+        return _call(self.client, "logs", op, params, region, ShipFailed)
 
     def write(self, region: str, group: str, stream: str, events: list[tuple[int, str]], *,
               create_group: bool) -> None:

@@ -92,7 +92,7 @@ class TaskRunner:
                  ids: Ids | None = None, images: ImageSource | None = None,
                  sources: execution.Sources | None = None, log_sink: awslogs.LogSink | None = None) -> None:
         self.driver = driver
-        self.shipper = awslogs.Shipper(driver, log_sink, clock)  # containers with the awslogs driver
+        self.shipper = awslogs.Shipper(driver, log_sink)  # containers with the awslogs driver
         self.sources = sources  # where secrets come from (None: a task with secrets fails to start)
         self.images = images or DriverImages(driver)  # minecs's own images are built, others pulled
         self.reporter = reporter

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.platform.dispatch import Handler, Request
+from orchestrator.platform.paging import index_page
 from orchestrator.services.logs import rules
 from orchestrator.services.logs.ops import Logs
 from orchestrator.services.logs.store import Event, Group, Stream
@@ -21,9 +22,8 @@ def operation(name: str) -> Callable[[Callable[[Logs, Request], dict[str, Any]]]
 
 
 def _page(items: list, q: dict[str, Any], default: int) -> tuple[list, str | None]:
-    start = rules.index_token(q.get("nextToken"), len(items))
-    end = start + (q.get("limit") or default)
-    return items[start:end], (str(end) if end < len(items) else None)
+    return index_page(items, q.get("nextToken"), q.get("limit") or default,
+                      invalid=lambda: rules.invalid("The specified nextToken is invalid."))
 
 
 def _group(svc: Logs, g: Group) -> dict[str, Any]:

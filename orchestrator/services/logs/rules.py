@@ -126,15 +126,6 @@ def parse_position(token: str) -> tuple[str, int, int]:
         raise invalid("The specified nextToken is invalid.") from None
 
 
-def index_token(token: str | None, total: int) -> int:
-    """A listing's ``nextToken``: the index of the next item."""
-    if not token:
-        return 0
-    if not token.isdigit() or int(token) > total:
-        raise invalid("The specified nextToken is invalid.")
-    return int(token)
-
-
 def event_id(row_id: int) -> str:
     """FilterLogEvents' ``eventId``: a decimal string, unique within the store."""
     return f"{row_id:056d}"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from orchestrator.agent.execution import LookupFailed
+from orchestrator.agent.execution import LookupFailed, binary_secret
 from orchestrator.services.secretsmanager.ops import SecretsManager
 from orchestrator.services.secretsmanager.rules import SecretsError
 
@@ -19,6 +19,5 @@ class Reader:
         except SecretsError as e:
             raise LookupFailed(e.code, e.message) from None
         if found.string is None:
-            raise LookupFailed("InvalidRequestException", f"secret {secret_id} holds a binary value (SecretBinary), "
-                                                          "which a container environment variable cannot take")
+            raise binary_secret(secret_id)
         return found.string

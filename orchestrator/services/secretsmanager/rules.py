@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from orchestrator.errors import ClientError
+from orchestrator.platform.paging import index_page
 from orchestrator.services.secretsmanager.records import CURRENT, PREVIOUS, Secret, Version
 
 MAX_VERSIONS = 100  # AWS keeps about 100 versions; the oldest deprecated ones go first
@@ -205,12 +206,6 @@ SORT_KEYS = {"created-date": lambda s: s.created, "last-accessed-date": lambda s
 
 
 def page(items: list, token: str | None, size: int | None, *, default: int = 100) -> tuple[list, str | None]:
-    """``NextToken`` paging: the token is the index of the next item."""
-    start = 0
-    if token:
-        if not token.isdigit() or int(token) > len(items):
-            raise SecretsError("InvalidNextTokenException", "The NextToken value is invalid.")
-        start = int(token)
-    size = size or default
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    """``NextToken`` paging."""
+    return index_page(items, token, size or default,
+                      invalid=lambda: SecretsError("InvalidNextTokenException", "The NextToken value is invalid."))

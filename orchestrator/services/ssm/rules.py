@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import ClientError
+from orchestrator.platform.paging import index_page
 
 TYPES = ("String", "StringList", "SecureString")
 DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")
@@ -256,11 +257,5 @@ def old_filters(filters: list[dict]) -> list[dict]:
 
 
 def page(items: list, token: str | None, size: int | None, *, default: int, maximum: int) -> tuple[list, str | None]:
-    start = 0
-    if token:
-        if not token.isdigit() or int(token) > len(items):
-            raise SsmError("InvalidNextToken", "The specified token is not valid.")
-        start = int(token)
-    size = min(size or default, maximum)
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    return index_page(items, token, min(size or default, maximum),
+                      invalid=lambda: SsmError("InvalidNextToken", "The specified token is not valid."))
