@@ -11,6 +11,8 @@
 #     and start `dockerd --live-restore` detached (log /var/log/minecs-dockerd.log); no static
 #     /bin/busybox -> install busybox-static; then build minecs's images that are missing or out of date.
 #
+#   - the AWS CLI v2 (Debian's awscli, /usr/bin/aws) for the tests, when root on Debian and missing.
+#
 # Environment: PYTHON (default python3), MINECS_DOCKER_WAIT (seconds, default 60), MINECS_BUSYBOX.
 set -euo pipefail
 
@@ -75,6 +77,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   PIP_NO_INPUT=1 "$venv/bin/python" -m pip download --quiet --disable-pip-version-check --dest "$venv/wheels" \
     -r "$venv/requirements-runtime.txt" </dev/null >/dev/null || die "pip download of the runtime dependencies failed"
   touch "$stamp"
+fi
+
+# ------------------------------------------------------------- test tools --
+# The AWS CLI v2 (Debian's awscli package, /usr/bin/aws) for the tests of what only v2 has: `aws logs tail`.
+if [ ! -x /usr/bin/aws ] && is_root && is_debian; then
+  apt_install awscli
 fi
 
 # ------------------------------------------------------------ the machine --

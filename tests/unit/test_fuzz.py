@@ -110,11 +110,15 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
 
 
 def fingerprint(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
-    finally:
-        conn.close()
+    """The state database and, beside it, CloudWatch Logs' own."""
+    digest = hashlib.sha256()
+    for path in (db, db.parent / "logs.db"):
+        conn = sqlite3.connect(path)
+        try:
+            digest.update("\n".join(conn.iterdump()).encode())
+        finally:
+            conn.close()
+    return digest.hexdigest()
 
 
 def lone_surrogate(v: Any) -> bool:
@@ -152,7 +156,7 @@ def served(plane_srv: Any, service: str) -> list[str]:
     return sorted(plane_srv.dispatcher.services[service].handlers)
 
 
-@pytest.mark.parametrize("service", ["ecs", "elbv2", "secretsmanager", "ssm"])
+@pytest.mark.parametrize("service", ["ecs", "elbv2", "secretsmanager", "ssm", "logs"])
 def test_generated_requests_get_no_5xx_and_refusals_change_nothing(plane, service: str) -> None:
     srv, db = plane["srv"], plane["db"]
     model = service_model(service)

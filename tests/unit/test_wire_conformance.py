@@ -292,6 +292,55 @@ def test_every_ssm_parameter_operation_answers_in_the_model(endpoint) -> None:
     assert _served(endpoint, "ssm") - rec.called["ssm"] == set()
 
 
+def test_every_logs_operation_answers_in_the_model(endpoint) -> None:
+    rec = Recorder()
+    logs = _client(endpoint, "logs", rec)
+    logs.create_log_group(logGroupName="/wire/app", tags={"team": "web"})
+    with pytest.raises(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName="/wire/app")
+    logs.create_log_stream(logGroupName="/wire/app", logStreamName="ecs/app/1")
+    logs.create_log_stream(logGroupName="/wire/app", logStreamName="ecs/app/2")
+    now = int(endpoint["cp"].clock.now() * 1000)
+    logs.put_log_events(logGroupName="/wire/app", logStreamName="ecs/app/1", logEvents=[
+        {"timestamp": now - 2, "message": "GET /health 200"}, {"timestamp": now - 1, "message": '{"level": "error"}'}])
+    old = logs.put_log_events(logGroupName="/wire/app", logStreamName="ecs/app/2", logEvents=[
+        {"timestamp": now - 20 * 86_400_000, "message": "too old"}])
+    assert old["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0}
+    logs.put_log_events(logGroupName="/wire/app", logStreamName="ecs/app/2",
+                        logEvents=[{"timestamp": now, "message": "ERROR boom"}])
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/wire")["logGroups"]] == ["/wire/app"]
+    streams = logs.describe_log_streams(logGroupName="/wire/app", orderBy="LastEventTime", descending=True)
+    assert [s["logStreamName"] for s in streams["logStreams"]] == ["ecs/app/2", "ecs/app/1"]
+    page = logs.get_log_events(logGroupName="/wire/app", logStreamName="ecs/app/1", startFromHead=True, limit=1)
+    assert [e["message"] for e in page["events"]] == ["GET /health 200"]
+    after = logs.get_log_events(logGroupName="/wire/app", logStreamName="ecs/app/1", nextToken=page["nextForwardToken"])
+    assert [e["message"] for e in after["events"]] == ['{"level": "error"}']
+    found = logs.filter_log_events(logGroupName="/wire/app", filterPattern="?ERROR ?error", interleaved=True)
+    assert [e["message"] for e in found["events"]] == ['{"level": "error"}', "ERROR boom"]
+    assert [e["message"] for e in logs.filter_log_events(logGroupName="/wire/app", filterPattern='{ $.level = "err*" }')[
+        "events"]] == ['{"level": "error"}']
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.filter_log_events(logGroupName="/wire/app", filterPattern="{ $.level = ")
+    logs.put_retention_policy(logGroupName="/wire/app", retentionInDays=7)
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_retention_policy(logGroupName="/wire/app", retentionInDays=4)
+    logs.delete_retention_policy(logGroupName="/wire/app")
+    logs.tag_log_group(logGroupName="/wire/app", tags={"env": "t"})
+    logs.untag_log_group(logGroupName="/wire/app", tags=["team"])
+    assert logs.list_tags_log_group(logGroupName="/wire/app")["tags"] == {"env": "t"}
+    arn = logs.describe_log_groups(logGroupNamePrefix="/wire")["logGroups"][0]["logGroupArn"]
+    logs.tag_resource(resourceArn=arn, tags={"a": "b"})
+    logs.untag_resource(resourceArn=arn, tagKeys=["env"])
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "b"}
+    logs.delete_log_stream(logGroupName="/wire/app", logStreamName="ecs/app/2")
+    logs.delete_log_group(logGroupName="/wire/app")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.describe_log_streams(logGroupName="/wire/app")
+
+    assert rec.problems == []
+    assert _served(endpoint, "logs") - rec.called["logs"] == set()
+
+
 def test_the_checks_catch_what_they_are_for() -> None:
     from orchestrator.platform.models import operation_model
     op = operation_model("ecs", "DescribeClusters")
